@@ -1,0 +1,18 @@
+// Package admin serves Sluice's admin HTTP API: accounts, their credentials
+// and feeds, global admin credentials and the audit trail, under /api/v1, with
+// an OpenAPI 3 document at /api/v1/openapi.json and the /healthz and /readyz
+// probes.
+//
+// Every /api/v1 route except the OpenAPI document requires an
+// "Authorization: Bearer" header carrying a stored API token or a JWT signed
+// with a stored jwt-hs256 secret or verifiable with a stored jwt-rs256 public
+// key (kid = credential name). Every error is an RFC 9457
+// application/problem+json document; statusFor classifies errors once. Every
+// successful mutation writes an audit event before its response is sent.
+//
+// The package talks to the rest of Sluice only through Service, an interface
+// it declares and credentials.Service implements. It imports credentials for
+// its types and errors, echo, golang-jwt and kin-openapi; it must not import
+// sshserver, pipeline or cmd, and it never logs or returns a secret, a request
+// body or an Authorization header.
+package admin
