@@ -154,11 +154,11 @@ type Feed struct {
 	UpdatedAt         time.Time `json:"updated_at"`
 }
 
-// Schema describes the CSV a feed accepts.
+// Schema describes the CSV a feed accepts. The first row of every file is
+// its header, matched against Columns case-insensitively.
 type Schema struct {
 	Delimiter         string   `json:"delimiter"`           // auto | , | ; | \t | "|"
 	Encoding          string   `json:"encoding"`            // utf-8 | windows-1252 | latin-1
-	Header            bool     `json:"header"`              // the first row is a header (default true)
 	AllowExtraColumns bool     `json:"allow_extra_columns"` // unknown header columns are not an error
 	Columns           []Column `json:"columns"`
 }

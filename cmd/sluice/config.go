@@ -1,0 +1,184 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+
+	"github.com/sluicehq/sluice/admin"
+	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/store"
+)
+
+// Config is Sluice's whole configuration. Each component owns its section.
+type Config struct {
+	// DataDir holds everything Sluice keeps on the local disk: the SQLite
+	// database, the master key file and the accounts' trees.
+	DataDir     string             `yaml:"data_dir" koanf:"data_dir"`
+	Log         LogConfig          `yaml:"log" koanf:"log"`
+	Admin       admin.Config       `yaml:"admin" koanf:"admin"`
+	Store       store.Config       `yaml:"store" koanf:"store"`
+	Credentials credentials.Config `yaml:"credentials" koanf:"credentials"`
+}
+
+// defaultConfig is what `sluice serve` runs with when nothing else is given.
+func defaultConfig() Config {
+	return Config{
+		DataDir:     "./data",
+		Log:         LogConfig{Level: "info", Format: "text"},
+		Admin:       admin.DefaultConfig(),
+		Store:       store.Config{Driver: store.SQLite},
+		Credentials: credentials.Config{Argon2: credentials.DefaultArgon2, MaxConcurrentHashes: max(2, runtime.NumCPU())},
+	}
+}
+
+// homeDir is where the accounts' trees live.
+func (c Config) homeDir() string { return filepath.Join(c.DataDir, "home") }
+
+// Validate reports the first invalid value, naming its key.
+func (c Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("data_dir: must not be empty")
+	}
+	if err := c.Log.Validate(); err != nil {
+		return err
+	}
+	if err := c.Admin.Validate(); err != nil {
+		return err
+	}
+	if err := c.Store.Validate(); err != nil {
+		return err
+	}
+	cc := c.Credentials
+	cc.HomeDir = c.homeDir()
+	return cc.Validate()
+}
+
+const envPrefix = "SLUICE_"
+
+// nonConfigEnv are SLUICE_* variables that are not configuration keys.
+var nonConfigEnv = []string{"SLUICE_MASTER_KEY", "SLUICE_MASTER_KEY_NEW", "SLUICE_BOOTSTRAP_TOKEN"}
+
+// envName returns the environment variable that overrides key: its path in
+// upper case with dots turned into underscores (sftp.listen → SLUICE_SFTP_LISTEN).
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// loadConfig layers built-in defaults, the YAML file at path (if any) and
+// SLUICE_* environment variables, then validates the result. Unknown keys and
+// invalid values are errors that name the key. warn receives SLUICE_*
+// variables that match no key.
+func loadConfig(path string, environ []string, warn func(string)) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(defaultConfig(), "koanf"), nil); err != nil {
+		return Config{}, fmt.Errorf("load defaults: %w", err)
+	}
+	known := map[string]bool{}
+	byEnv := map[string]string{}
+	for _, key := range k.Keys() {
+		known[key] = true
+		byEnv[envName(key)] = key
+	}
+
+	if path != "" {
+		f := koanf.New(".")
+		if err := f.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+		for _, key := range f.Keys() {
+			if !known[key] {
+				return Config{}, fmt.Errorf("config file %s: unknown key %q", path, key)
+			}
+		}
+		if err := k.Merge(f); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+
+	err := k.Load(env.Provider(".", env.Opt{
+		Prefix:      envPrefix,
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, value string) (string, any) {
+			key, ok := byEnv[name]
+			if !ok {
+				if !slices.Contains(nonConfigEnv, name) && !strings.HasPrefix(name, "SLUICE_TEST_") {
+					warn(fmt.Sprintf("environment variable %s matches no configuration key; ignored", name))
+				}
+				return "", nil
+			}
+			if _, isList := k.Get(key).([]string); isList {
+				return key, strings.Split(value, ",")
+			}
+			return key, value
+		},
+	}), nil)
+	if err != nil {
+		return Config{}, fmt.Errorf("load environment: %w", err)
+	}
+
+	var cfg Config
+	err = k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
+		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+		WeaklyTypedInput: true,
+		ErrorUnused:      true,
+		TagName:          "koanf",
+	}})
+	if err != nil {
+		return Config{}, fmt.Errorf("configuration: %s", decodeErrorText(err))
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// decodeErrorText turns mapstructure's multi-line report into one line per
+// key, e.g. "admin.read_timeout: time: invalid duration "abc"".
+func decodeErrorText(err error) string {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "*"))
+		if l == "" || strings.HasSuffix(l, "error(s) decoding:") {
+			continue
+		}
+		if m := decodingKey.FindStringSubmatch(l); m != nil {
+			l = m[1] + ": " + m[2]
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "; ")
+}
+
+var decodingKey = regexp.MustCompile(`^error decoding '([^']*)': (.*)$`)
+
+// redacted returns a copy of cfg fit to print: credentials inside DSNs are
+// masked.
+func (c Config) redacted() Config {
+	c.Store.DSN = redactDSN(c.Store.DSN)
+	return c
+}
+
+var dsnPassword = regexp.MustCompile(`(password\s*=\s*)('[^']*'|\S+)`)
+
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			return u.Redacted()
+		}
+		return dsn
+	}
+	return dsnPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}

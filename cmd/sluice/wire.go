@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicehq/sluice/admin"
+	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/store"
+)
+
+// app holds the components every subcommand shares.
+type app struct {
+	db  *store.DB
+	svc *credentials.Service
+}
+
+// openApp prepares the data directory, the master key, the store and the
+// credentials service.
+func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data_dir %q: %w", cfg.DataDir, err)
+	}
+	vault, err := openVault(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.Store, cfg.DataDir, logger.With("component", "store"))
+	if err != nil {
+		return nil, err
+	}
+	svc, err := credentials.NewService(serviceConfig(cfg), credentials.NewStore(db), vault, logger)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &app{db: db, svc: svc}, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func serviceConfig(cfg Config) credentials.Config {
+	cc := cfg.Credentials
+	cc.HomeDir = cfg.homeDir()
+	return cc
+}
+
+func keyFilePath(cfg Config) string { return filepath.Join(cfg.DataDir, "master.key") }
+
+// openVault loads the master key from SLUICE_MASTER_KEY or the key file in the
+// data directory, creating the file on first start.
+func openVault(cfg Config, logger *slog.Logger) (*credentials.Vault, error) {
+	if b64 := os.Getenv("SLUICE_MASTER_KEY"); b64 != "" {
+		k, err := credentials.ParseMasterKey(b64)
+		if err != nil {
+			return nil, fmt.Errorf("SLUICE_MASTER_KEY: %w", err)
+		}
+		return credentials.NewVault(k)
+	}
+	path := keyFilePath(cfg)
+	keys, created, err := credentials.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		logger.Warn("created a new master key: back it up, secrets stored by Sluice cannot be read without it", "path", path, "key_id", keys[0].ID)
+	}
+	return credentials.NewVault(keys[0], keys[1:]...)
+}
+
+// serve runs every server component until ctx is cancelled.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	if token := os.Getenv("SLUICE_BOOTSTRAP_TOKEN"); token != "" {
+		created, err := a.svc.EnsureAPIToken(ctx, "bootstrap", token)
+		if err != nil {
+			return fmt.Errorf("SLUICE_BOOTSTRAP_TOKEN: %w", err)
+		}
+		if created {
+			logger.Info("created admin api token from SLUICE_BOOTSTRAP_TOKEN", "credential", "bootstrap")
+		}
+	}
+
+	api, err := admin.New(cfg.Admin, a.svc, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		return fmt.Errorf("admin.listen %q: %w", cfg.Admin.Listen, err)
+	}
+	logger.Info("admin api listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "store", cfg.Store.Driver)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return api.Serve(gctx, ln) })
+	err = g.Wait()
+	logger.Info("stopped")
+	return err
+}
+
+// createToken creates an admin API token offline and prints it once.
+func createToken(ctx context.Context, cfg Config, logger *slog.Logger, name, desc string, out io.Writer) error {
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	token, c, err := a.svc.CreateAPIToken(ctx, name, desc)
+	if err != nil {
+		return err
+	}
+	logger.Info("created admin api token", "credential", c.Name, "fingerprint", c.Fingerprint)
+	_, err = fmt.Fprintln(out, string(token))
+	return err
+}
+
+// rotateMasterKey re-encrypts every sealed secret under a new master key.
+func rotateMasterKey(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) error {
+	a, err := openApp(ctx, cfg, logger) // proves the current key opens the store
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	if cur := os.Getenv("SLUICE_MASTER_KEY"); cur != "" {
+		next := os.Getenv("SLUICE_MASTER_KEY_NEW")
+		if next == "" {
+			return errors.New("SLUICE_MASTER_KEY is set: put the new key (base64 of 32 random bytes, e.g. `openssl rand -base64 32`) in SLUICE_MASTER_KEY_NEW and run again")
+		}
+		old, err := credentials.ParseMasterKey(cur)
+		if err != nil {
+			return fmt.Errorf("SLUICE_MASTER_KEY: %w", err)
+		}
+		nk, err := credentials.ParseMasterKey(next)
+		if err != nil {
+			return fmt.Errorf("SLUICE_MASTER_KEY_NEW: %w", err)
+		}
+		n, err := reseal(ctx, a, cfg, logger, nk, old)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "re-encrypted %d secrets under key %s; now set SLUICE_MASTER_KEY to the value of SLUICE_MASTER_KEY_NEW\n", n, nk.ID)
+		return nil
+	}
+
+	path := keyFilePath(cfg)
+	keys, err := credentials.LoadKeyFile(path)
+	if err != nil {
+		return err
+	}
+	nk, err := credentials.GenerateMasterKey()
+	if err != nil {
+		return err
+	}
+	// Write the new key first, keeping the old ones: a crash from here on
+	// leaves a file that opens every secret, whichever key sealed it.
+	if err := credentials.WriteKeyFile(path, append([]credentials.MasterKey{nk}, keys...)); err != nil {
+		return err
+	}
+	n, err := reseal(ctx, a, cfg, logger, nk, keys...)
+	if err != nil {
+		return err
+	}
+	if err := credentials.WriteKeyFile(path, []credentials.MasterKey{nk}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "re-encrypted %d secrets under new key %s; old keys removed from %s\n", n, nk.ID, path)
+	return nil
+}
+
+func reseal(ctx context.Context, a *app, cfg Config, logger *slog.Logger, primary credentials.MasterKey, older ...credentials.MasterKey) (int, error) {
+	vault, err := credentials.NewVault(primary, older...)
+	if err != nil {
+		return 0, err
+	}
+	svc, err := credentials.NewService(serviceConfig(cfg), credentials.NewStore(a.db), vault, logger)
+	if err != nil {
+		return 0, err
+	}
+	n, err := svc.Reseal(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("re-encrypt secrets: %w", err)
+	}
+	logger.Info("master key rotated", "key_id", primary.ID, "secrets", n)
+	return n, nil
+}
