@@ -52,7 +52,12 @@ var listeningAddr = regexp.MustCompile(`admin api listening addr=(\S+)`)
 // variables for the run.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
-	dataDir := filepath.Join(t.TempDir(), "data")
+	return restartServer(t, filepath.Join(t.TempDir(), "data"), env)
+}
+
+// restartServer is startServer on an existing data dir.
+func restartServer(t *testing.T, dataDir string, env map[string]string) *server {
+	t.Helper()
 	t.Setenv("SLUICE_DATA_DIR", dataDir)
 	t.Setenv("SLUICE_ADMIN_LISTEN", "127.0.0.1:0")
 	for k, v := range env {
