@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,7 +62,7 @@ func authCases(t *testing.T, k jwtKeys, hsKid, rsKid, apiToken string) []struct 
 	exp := func(d time.Duration) jwt.MapClaims {
 		return jwt.MapClaims{"sub": "ops", "exp": now.Add(d).Unix(), "iat": now.Unix()}
 	}
-	valid := sign(t, jwt.SigningMethodHS256, hsKid, exp(5*time.Minute), k.hsSecret)
+	valid := hs256Token(t, k, hsKid, 5*time.Minute)
 	parts := strings.Split(valid, ".")
 	tamperedPayload := parts[0] + "." + jwtSegment(t, `{"sub":"root","exp":`+strconv.FormatInt(now.Add(time.Hour).Unix(), 10)+`}`) + "." + parts[2]
 	sig := []byte(parts[2])
@@ -103,6 +102,13 @@ func authCases(t *testing.T, k jwtKeys, hsKid, rsKid, apiToken string) []struct 
 	}
 }
 
+// hs256Token returns a valid HS256 JWT for kid that expires in d.
+func hs256Token(t *testing.T, k jwtKeys, kid string, d time.Duration) string {
+	t.Helper()
+	now := time.Now()
+	return sign(t, jwt.SigningMethodHS256, kid, jwt.MapClaims{"sub": "ops", "exp": now.Add(d).Unix(), "iat": now.Unix()}, k.hsSecret)
+}
+
 func jwtSegment(t *testing.T, s string) string {
 	t.Helper()
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
@@ -124,20 +130,15 @@ func TestAuthenticate(t *testing.T) {
 			if tc.header != "" {
 				req.Header.Set("Authorization", tc.header)
 			}
-			resp, err := c.http.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
+			r := roundTrip(t, c, req)
 			if tc.ok {
-				require.Equal(t, http.StatusOK, resp.StatusCode)
+				require.Equal(t, http.StatusOK, r.status)
 				return
 			}
-			body, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			r := response{status: resp.StatusCode, header: resp.Header, body: body}
 			require.Equal(t, http.StatusUnauthorized, r.status)
 			p := r.problem(t)
 			require.Equal(t, errUnauthorized.Message, p.Detail, "every failure says the same")
-			require.True(t, strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer"))
+			require.True(t, strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer"))
 		})
 	}
 	svc.mu.Lock()

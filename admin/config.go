@@ -18,11 +18,12 @@ type Config struct {
 	BodyLimit int64 `yaml:"body_limit" koanf:"body_limit"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" koanf:"read_header_timeout"`
-	// ReadTimeout bounds reading a whole request, body included.
+	// ReadTimeout bounds reading a whole request, body included; 0 disables it.
 	ReadTimeout time.Duration `yaml:"read_timeout" koanf:"read_timeout"`
-	// WriteTimeout bounds writing a response.
+	// WriteTimeout bounds writing a response; 0 disables it.
 	WriteTimeout time.Duration `yaml:"write_timeout" koanf:"write_timeout"`
-	// IdleTimeout bounds how long an idle keep-alive connection is kept.
+	// IdleTimeout bounds how long an idle keep-alive connection is kept; 0
+	// uses ReadTimeout.
 	IdleTimeout time.Duration `yaml:"idle_timeout" koanf:"idle_timeout"`
 	// ShutdownTimeout bounds how long Serve waits for in-flight requests
 	// once its context is cancelled.

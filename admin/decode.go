@@ -7,12 +7,10 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v5"
-	"github.com/sluicehq/sluice/credentials"
 )
 
 // decodeJSON decodes the request body, which must be exactly one JSON value
@@ -31,11 +29,14 @@ func decodeJSON(c *echo.Context, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
-	var extra json.RawMessage
+	var (
+		extra json.RawMessage
+		sc    echo.HTTPStatusCoder
+	)
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 		return nil
-	case err != nil && statusFor(err) != http.StatusInternalServerError:
+	case errors.As(err, &sc):
 		return err // the body limit
 	default:
 		return httpError(http.StatusBadRequest, "request body must hold a single JSON value, found trailing data")
@@ -61,13 +62,18 @@ func decodeError(err error) error {
 	case errors.As(err, &syntax):
 		return httpError(http.StatusBadRequest, "malformed JSON at byte offset %d", syntax.Offset)
 	case errors.As(err, &typ):
+		// typ.Value is the JSON kind, sometimes followed by the number
+		// itself: keep only the kind.
+		found, _, _ := strings.Cut(typ.Value, " ")
 		if typ.Field == "" {
-			return httpError(http.StatusBadRequest, "request body must be a JSON %s", jsonKind(typ.Type))
+			return httpError(http.StatusBadRequest, "request body must be a JSON %s, found %s", jsonKind(typ.Type), found)
 		}
-		return httpError(http.StatusBadRequest, "field %q must be a JSON %s", typ.Field, jsonKind(typ.Type))
+		return httpError(http.StatusBadRequest, "field %q: expected a JSON %s, found %s", typ.Field, jsonKind(typ.Type), found)
 	case errors.As(err, &parseTime):
 		return httpError(http.StatusBadRequest, "a time in the request body is not an RFC 3339 string")
 	}
+	// encoding/json has no typed error for an unknown field; its message
+	// is the only way to tell one.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		return httpError(http.StatusBadRequest, "unknown field %s", name)
 	}
@@ -98,37 +104,4 @@ func jsonKind(t reflect.Type) string {
 		return jsonKind(t.Elem())
 	}
 	return "object"
-}
-
-// List paging limits.
-const (
-	defaultLimit = 100
-	maxLimit     = 1000
-)
-
-// pageFrom reads the limit and cursor query parameters of a list.
-func pageFrom(c *echo.Context) (credentials.Page, error) {
-	p := credentials.Page{After: c.QueryParam("cursor"), Limit: defaultLimit}
-	if s := c.QueryParam("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxLimit {
-			return p, httpError(http.StatusBadRequest, "limit: must be an integer from 1 to %d", maxLimit)
-		}
-		p.Limit = n
-	}
-	return p, nil
-}
-
-// list is the body of every list response.
-type list[T any] struct {
-	Items []T    `json:"items"`
-	Next  string `json:"next,omitempty"`
-}
-
-// newList returns a list whose Items is never null.
-func newList[T any](items []T, next string) list[T] {
-	if items == nil {
-		items = []T{}
-	}
-	return list[T]{Items: items, Next: next}
 }

@@ -64,6 +64,13 @@ func (v *validator) secret(s ...string) {
 	v.secrets = append(v.secrets, s...)
 }
 
+// secretList returns the registered secrets.
+func (v *validator) secretList() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.secrets)
+}
+
 func (v *validator) RoundTrip(req *http.Request) (*http.Response, error) {
 	var reqBody []byte
 	if req.Body != nil {
@@ -94,10 +101,7 @@ func (v *validator) RoundTrip(req *http.Request) (*http.Response, error) {
 // check returns what is wrong with one exchange, or "".
 func (v *validator) check(req *http.Request, reqBody []byte, resp *http.Response, body []byte) string {
 	ctx := context.Background()
-	v.mu.Lock()
-	secrets := slices.Clone(v.secrets)
-	v.mu.Unlock()
-	for _, s := range secrets {
+	for _, s := range v.secretList() {
 		if s != "" && (bytes.Contains(body, []byte(s)) || strings.Contains(strings.Join(flatHeaders(resp.Header), "\n"), s)) {
 			return "response contains a secret"
 		}
@@ -199,6 +203,14 @@ func (c *apiClient) do(method, path string, body any) response {
 // doAs is do with another bearer token ("" sends no Authorization header).
 func (c *apiClient) doAs(token, method, path string, body any) response {
 	c.t.Helper()
+	r, err := c.send(token, method, path, body)
+	require.NoError(c.t, err)
+	return r
+}
+
+// send is doAs for helper goroutines: it reports errors instead of failing
+// the test.
+func (c *apiClient) send(token, method, path string, body any) (response, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -208,11 +220,15 @@ func (c *apiClient) doAs(token, method, path string, body any) response {
 		r = bytes.NewReader(b)
 	default:
 		j, err := json.Marshal(b)
-		require.NoError(c.t, err)
+		if err != nil {
+			return response{}, err
+		}
 		r = bytes.NewReader(j)
 	}
 	req, err := http.NewRequestWithContext(c.t.Context(), method, c.baseURL+path, r)
-	require.NoError(c.t, err)
+	if err != nil {
+		return response{}, err
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -220,10 +236,25 @@ func (c *apiClient) doAs(token, method, path string, body any) response {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.http.Do(req)
-	require.NoError(c.t, err)
+	if err != nil {
+		return response{}, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(c.t, err)
+	if err != nil {
+		return response{}, err
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// roundTrip sends req through the validating client.
+func roundTrip(t *testing.T, c *apiClient, req *http.Request) response {
+	t.Helper()
+	resp, err := c.http.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
@@ -264,4 +295,43 @@ func TestOpenAPIServed(t *testing.T) {
 	require.NoError(t, doc.Validate(t.Context()))
 	require.Equal(t, "3.0.3", doc.OpenAPI)
 	require.NotNil(t, doc.Paths.Value("/api/v1/accounts/{account}/credentials/{name}/public-key"))
+}
+
+func TestValidatorCatchesDrift(t *testing.T) {
+	c := newAPIClient(t, newFakeServer(t, &fakeService{}))
+	c.v.secret("hunter2-secret")
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		status int
+		ctype  string
+		body   string
+		want   string
+	}{
+		{"undocumented field", "GET", "/api/v1/accounts", 200, "application/json", `{"items":[],"extra":1}`, "does not match the document"},
+		{"secret field in a credential", "GET", "/api/v1/credentials/ci", 200, "application/json",
+			`{"id":"1","name":"ci","type":"api-token","fingerprint":"","description":"","created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z","token":"x"}`,
+			"does not match the document"},
+		{"undocumented status", "GET", "/api/v1/accounts/acme", 418, problemContentType, `{"type":"about:blank","title":"x","status":418,"detail":"x"}`, "does not match the document"},
+		{"error that is not a problem", "GET", "/api/v1/accounts/acme", 404, "application/json", `{"message":"Not Found"}`, "does not match the document"},
+		{"422 without errors", "POST", "/api/v1/accounts", 422, problemContentType, `{"type":"about:blank","title":"x","status":422,"detail":"x"}`, "does not match the document"},
+		{"a secret", "GET", "/api/v1/accounts/acme", 404, problemContentType, `{"type":"about:blank","title":"x","status":404,"detail":"hunter2-secret"}`, "contains a secret"},
+		{"unknown route answering 200", "GET", "/nope", 200, "application/json", `{}`, "undocumented operation"},
+		{"valid", "GET", "/api/v1/accounts", 200, "application/json", `{"items":[]}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), tc.method, c.baseURL+tc.path, nil)
+			require.NoError(t, err)
+			resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
+			resp.Header.Set("Content-Type", tc.ctype)
+			resp.Header.Set("X-Request-Id", "r1")
+			got := c.v.check(req, nil, resp, []byte(tc.body))
+			if tc.want == "" {
+				require.Empty(t, got)
+				return
+			}
+			require.Contains(t, got, tc.want)
+		})
+	}
 }

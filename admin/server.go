@@ -157,7 +157,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer close(done)
 		serveErr = srv.Serve(ln)
 	}()
-	s.logger.Info("admin api listening", "addr", ln.Addr().String())
 
 	select {
 	case <-done:
