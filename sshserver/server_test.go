@@ -252,7 +252,7 @@ func TestServeAfterCloseAndTwice(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	h := startHarness(t, harnessOpts{cfg: func(c *sshserver.Config) { c.IdleTimeout = 300 * time.Millisecond }})
+	h := startHarness(t, harnessOpts{cfg: func(c *sshserver.Config) { c.IdleTimeout = time.Second }})
 	h.auth.add(credentials.Account{Name: "acme"}, "pw")
 	c, err := h.dial("acme", ssh.Password("pw"))
 	require.NoError(t, err)
@@ -262,7 +262,7 @@ func TestIdleTimeout(t *testing.T) {
 	// Traffic keeps it open...
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	for range 6 {
+	for range 15 { // 1.5 s of traffic, longer than the timeout
 		<-tick.C
 		_, err := sc.Getwd()
 		require.NoError(t, err)
