@@ -116,7 +116,9 @@ func (c *conn) serveSFTP(ctx context.Context, ch ssh.Channel) {
 	c.addStream(stream)
 	defer c.removeStream(stream)
 	c.logger.Debug("sftp started")
-	rs := sftp.NewRequestServer(stream, handlers)
+	// The FS never keeps a request's buffer past WriteAt, so pooled packet
+	// buffers are safe and save an allocation per packet.
+	rs := sftp.NewRequestServer(stream, handlers, sftp.WithRSAllocator())
 	err = rs.Serve()
 	if done != nil {
 		done()
