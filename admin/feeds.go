@@ -12,31 +12,17 @@ import (
 // a credentials.Feed without its identity and timestamps, which come from
 // the path and the store.
 type feedRequest struct {
-	Path              string        `json:"path"`
-	OnError           string        `json:"on_error"`
-	MaxErrorRate      float64       `json:"max_error_rate"`
-	RequireEncryption bool          `json:"require_encryption"`
-	RequireSignature  bool          `json:"require_signature"`
-	AllowZipCrypto    bool          `json:"allow_zipcrypto"`
-	Schema            schemaRequest `json:"schema"`
-}
-
-// schemaRequest is credentials.Schema with Header optional: a schema has a
-// header row unless the request says "header": false.
-type schemaRequest struct {
-	Delimiter         string               `json:"delimiter"`
-	Encoding          string               `json:"encoding"`
-	Header            *bool                `json:"header"`
-	AllowExtraColumns bool                 `json:"allow_extra_columns"`
-	Columns           []credentials.Column `json:"columns"`
+	Path              string             `json:"path"`
+	OnError           string             `json:"on_error"`
+	MaxErrorRate      float64            `json:"max_error_rate"`
+	RequireEncryption bool               `json:"require_encryption"`
+	RequireSignature  bool               `json:"require_signature"`
+	AllowZipCrypto    bool               `json:"allow_zipcrypto"`
+	Schema            credentials.Schema `json:"schema"`
 }
 
 // feed returns the feed the request describes.
 func (r feedRequest) feed(account, name string) credentials.Feed {
-	header := true
-	if r.Schema.Header != nil {
-		header = *r.Schema.Header
-	}
 	return credentials.Feed{
 		Account:           account,
 		Name:              name,
@@ -46,13 +32,7 @@ func (r feedRequest) feed(account, name string) credentials.Feed {
 		RequireEncryption: r.RequireEncryption,
 		RequireSignature:  r.RequireSignature,
 		AllowZipCrypto:    r.AllowZipCrypto,
-		Schema: credentials.Schema{
-			Delimiter:         r.Schema.Delimiter,
-			Encoding:          r.Schema.Encoding,
-			Header:            header,
-			AllowExtraColumns: r.Schema.AllowExtraColumns,
-			Columns:           r.Schema.Columns,
-		},
+		Schema:            r.Schema,
 	}
 }
 
