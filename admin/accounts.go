@@ -10,12 +10,13 @@ import (
 
 // accountRequest is the body of POST /api/v1/accounts.
 type accountRequest struct {
-	Name         string   `json:"name"`
-	QuotaBytes   int64    `json:"quota_bytes"`
-	QuotaFiles   int64    `json:"quota_files"`
-	MaxFileSize  int64    `json:"max_file_size"`
-	AllowedCIDRs []string `json:"allowed_cidrs"`
-	Disabled     bool     `json:"disabled"`
+	Name                  string   `json:"name"`
+	QuotaBytes            int64    `json:"quota_bytes"`
+	QuotaFiles            int64    `json:"quota_files"`
+	MaxFileSize           int64    `json:"max_file_size"`
+	AllowedCIDRs          []string `json:"allowed_cidrs"`
+	Disabled              bool     `json:"disabled"`
+	RequireKeyAndPassword bool     `json:"require_key_and_password"`
 }
 
 // accountResponse renders an account; AllowedCIDRs is never null.
@@ -43,6 +44,8 @@ func (s *Server) createAccount(c *echo.Context) error {
 		MaxFileSize:  req.MaxFileSize,
 		AllowedCIDRs: req.AllowedCIDRs,
 		Disabled:     req.Disabled,
+
+		RequireKeyAndPassword: req.RequireKeyAndPassword,
 	})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ func TestAccountLifecycle(t *testing.T) {
 
 	r := c.do(http.MethodPost, "/api/v1/accounts", map[string]any{
 		"name": "acme", "quota_bytes": 1 << 30, "allowed_cidrs": []string{"10.0.0.0/8", "192.0.2.7"},
+		"require_key_and_password": true,
 	})
 	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
 	require.Equal(t, "/api/v1/accounts/acme", r.header.Get("Location"))
@@ -22,6 +23,7 @@ func TestAccountLifecycle(t *testing.T) {
 	require.Equal(t, "acme", a.Name)
 	require.Equal(t, int64(1<<30), a.QuotaBytes)
 	require.Equal(t, []string{"10.0.0.0/8", "192.0.2.7/32"}, a.AllowedCIDRs)
+	require.True(t, a.RequireKeyAndPassword)
 
 	r = c.do(http.MethodPost, "/api/v1/accounts", map[string]any{"name": "beta"})
 	require.Equal(t, http.StatusCreated, r.status)
@@ -44,12 +46,13 @@ func TestAccountLifecycle(t *testing.T) {
 	require.Len(t, page.Items, 1)
 	require.Equal(t, "beta", page.Items[0].Name)
 
-	r = c.do(http.MethodPatch, "/api/v1/accounts/acme", map[string]any{"quota_files": 10, "disabled": true})
+	r = c.do(http.MethodPatch, "/api/v1/accounts/acme", map[string]any{"quota_files": 10, "disabled": true, "require_key_and_password": false})
 	require.Equal(t, http.StatusOK, r.status)
 	r.decode(t, &a)
 	require.Equal(t, int64(10), a.QuotaFiles)
 	require.Equal(t, int64(1<<30), a.QuotaBytes, "absent fields are kept")
 	require.True(t, a.Disabled)
+	require.False(t, a.RequireKeyAndPassword)
 
 	r = c.do(http.MethodPatch, "/api/v1/accounts/acme", map[string]any{"name": "acme2"})
 	require.Equal(t, http.StatusConflict, r.status)
