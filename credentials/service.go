@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+	"golang.org/x/sync/semaphore"
 )
 
 // Config configures a Service.
@@ -22,12 +23,18 @@ type Config struct {
 	// HomeDir is the folder under which each account's SFTP tree lives
 	// (HomeDir/<account>). Creating an account or a feed creates its folder.
 	HomeDir string `yaml:"-" koanf:"-"`
+	// MaxConcurrentHashes bounds concurrent argon2id verifications, and so
+	// the memory a flood of password logins can take (each costs Argon2.Memory).
+	MaxConcurrentHashes int `yaml:"max_concurrent_hashes" koanf:"max_concurrent_hashes"`
 }
 
 // Validate reports the first invalid field of c.
 func (c Config) Validate() error {
 	if err := c.Argon2.Validate(); err != nil {
 		return fmt.Errorf("credentials.argon2: %w", err)
+	}
+	if c.MaxConcurrentHashes < 1 || c.MaxConcurrentHashes > 1024 {
+		return fmt.Errorf("credentials.max_concurrent_hashes: must be between 1 and 1024 (got %d)", c.MaxConcurrentHashes)
 	}
 	if c.HomeDir == "" {
 		return errors.New("credentials: HomeDir is required")
@@ -45,6 +52,11 @@ type Service struct {
 	vault  *Vault
 	logger *slog.Logger
 	now    func() time.Time
+	// hashes bounds concurrent argon2id verifications.
+	hashes *semaphore.Weighted
+	// dummyHash is verified for unknown users so that they cost as much
+	// as known ones.
+	dummyHash string
 }
 
 // NewService returns a Service that keeps its state in st and seals secrets
@@ -60,11 +72,13 @@ func NewService(cfg Config, st *Store, vault *Vault, logger *slog.Logger) (*Serv
 		return nil, fmt.Errorf("create home folder %q: %w", cfg.HomeDir, err)
 	}
 	return &Service{
-		cfg:    cfg,
-		store:  st,
-		vault:  vault,
-		logger: logger.With("component", "credentials"),
-		now:    func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		cfg:       cfg,
+		store:     st,
+		vault:     vault,
+		logger:    logger.With("component", "credentials"),
+		now:       func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		hashes:    semaphore.NewWeighted(int64(cfg.MaxConcurrentHashes)),
+		dummyHash: DummyHash(cfg.Argon2),
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
@@ -95,16 +96,23 @@ func Open(ctx context.Context, cfg Config, dataDir string, logger *slog.Logger) 
 // so that concurrent writers wait instead of failing with SQLITE_BUSY.
 func openSQLite(path string) (*sql.DB, error) {
 	q := url.Values{}
+	// The pragmas run in this order on every new connection: the busy
+	// timeout comes first so that it already applies to journal_mode, which
+	// needs a lock.
 	for _, p := range []string{
+		"busy_timeout(10000)",
 		"journal_mode(WAL)",
 		"synchronous(NORMAL)",
 		"foreign_keys(1)",
-		"busy_timeout(10000)",
 	} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
+	// A "file:" name is passed to SQLite whole and read as a URI: escape
+	// the characters its parser gives a meaning to, so that a path holding
+	// them names the file it says.
+	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	dsn := "file:" + escaped + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %q: %w", path, err)

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -38,9 +40,12 @@ func defaultConfig() Config {
 		Log:         LogConfig{Level: "info", Format: "text"},
 		Admin:       admin.DefaultConfig(),
 		Store:       store.Config{Driver: store.SQLite},
-		Credentials: credentials.Config{Argon2: credentials.DefaultArgon2},
+		Credentials: credentials.Config{Argon2: credentials.DefaultArgon2, MaxConcurrentHashes: max(2, runtime.NumCPU())},
 	}
 }
+
+// homeDir is where the accounts' trees live.
+func (c Config) homeDir() string { return filepath.Join(c.DataDir, "home") }
 
 // Validate reports the first invalid value, naming its key.
 func (c Config) Validate() error {
@@ -56,7 +61,9 @@ func (c Config) Validate() error {
 	if err := c.Store.Validate(); err != nil {
 		return err
 	}
-	return c.Credentials.Argon2.Validate()
+	cc := c.Credentials
+	cc.HomeDir = c.homeDir()
+	return cc.Validate()
 }
 
 const envPrefix = "SLUICE_"

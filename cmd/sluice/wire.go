@@ -37,9 +37,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	cc := cfg.Credentials
-	cc.HomeDir = filepath.Join(cfg.DataDir, "home")
-	svc, err := credentials.NewService(cc, credentials.NewStore(db), vault, logger)
+	svc, err := credentials.NewService(serviceConfig(cfg), credentials.NewStore(db), vault, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -48,6 +46,12 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 }
 
 func (a *app) Close() error { return a.db.Close() }
+
+func serviceConfig(cfg Config) credentials.Config {
+	cc := cfg.Credentials
+	cc.HomeDir = cfg.homeDir()
+	return cc
+}
 
 func keyFilePath(cfg Config) string { return filepath.Join(cfg.DataDir, "master.key") }
 
@@ -182,9 +186,7 @@ func reseal(ctx context.Context, a *app, cfg Config, logger *slog.Logger, primar
 	if err != nil {
 		return 0, err
 	}
-	cc := cfg.Credentials
-	cc.HomeDir = filepath.Join(cfg.DataDir, "home")
-	svc, err := credentials.NewService(cc, credentials.NewStore(a.db), vault, logger)
+	svc, err := credentials.NewService(serviceConfig(cfg), credentials.NewStore(a.db), vault, logger)
 	if err != nil {
 		return 0, err
 	}
