@@ -106,7 +106,9 @@ func (b *Broker) connOptions(token string) []nats.Option {
 			}
 		}),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			b.logger.Info("nats connected", "server", nc.ConnectedUrlRedacted())
+			if b.srv == nil { // the embedded server's start is logged already
+				b.logger.Info("nats connected", "server", nc.ConnectedUrlRedacted())
+			}
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {

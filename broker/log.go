@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 )
@@ -12,9 +13,16 @@ import (
 // must never exit the process.
 type serverLogger struct{ l *slog.Logger }
 
-func (s serverLogger) Noticef(format string, v ...any) { s.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (s serverLogger) Warnf(format string, v ...any)   { s.l.Warn("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (s serverLogger) Fatalf(format string, v ...any)  { s.l.Error("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (s serverLogger) Errorf(format string, v ...any)  { s.l.Error("nats server", "detail", fmt.Sprintf(format, v...)) }
-func (s serverLogger) Debugf(format string, v ...any)  { s.l.Debug("nats server", "detail", fmt.Sprintf(format, v...)) }
+func (s serverLogger) Noticef(format string, v ...any) { s.log(slog.LevelDebug, format, v) }
+func (s serverLogger) Warnf(format string, v ...any)   { s.log(slog.LevelWarn, format, v) }
+func (s serverLogger) Fatalf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLogger) Errorf(format string, v ...any)  { s.log(slog.LevelError, format, v) }
+func (s serverLogger) Debugf(format string, v ...any)  { s.log(slog.LevelDebug, format, v) }
 func (s serverLogger) Tracef(string, ...any)           {}
+
+func (s serverLogger) log(level slog.Level, format string, v []any) {
+	ctx := context.Background()
+	if s.l.Enabled(ctx, level) {
+		s.l.Log(ctx, level, "nats server", "detail", fmt.Sprintf(format, v...))
+	}
+}
