@@ -156,6 +156,7 @@ func (s *Service) UpdateAccount(ctx context.Context, name string, p AccountPatch
 	setIf(&a.MaxFileSize, p.MaxFileSize)
 	setIf(&a.AllowedCIDRs, p.AllowedCIDRs)
 	setIf(&a.Disabled, p.Disabled)
+	setIf(&a.RequireKeyAndPassword, p.RequireKeyAndPassword)
 	if err := normaliseAccount(&a); err != nil {
 		return Account{}, err
 	}

@@ -9,13 +9,13 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-const accountColumns = `name, quota_bytes, quota_files, max_file_size, allowed_cidrs, disabled, created_at, updated_at`
+const accountColumns = `name, quota_bytes, quota_files, max_file_size, allowed_cidrs, disabled, require_key_and_password, created_at, updated_at`
 
 // scanAccount scans one row of accountColumns. AllowedCIDRs is never nil.
 func scanAccount(row scanner) (Account, error) {
 	var a Account
 	err := row.Scan(&a.Name, &a.QuotaBytes, &a.QuotaFiles, &a.MaxFileSize, jsonCol{&a.AllowedCIDRs},
-		&a.Disabled, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
+		&a.Disabled, &a.RequireKeyAndPassword, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt})
 	if err != nil {
 		return Account{}, err
 	}
@@ -45,8 +45,8 @@ func (s *Store) CreateAccount(ctx context.Context, a Account) error {
 	if err != nil {
 		return fmt.Errorf("create account %q: %w", a.Name, err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		a.Name, a.QuotaBytes, a.QuotaFiles, a.MaxFileSize, cidrs, a.Disabled, micros(a.CreatedAt), micros(a.UpdatedAt))
+	_, err = s.db.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		a.Name, a.QuotaBytes, a.QuotaFiles, a.MaxFileSize, cidrs, a.Disabled, a.RequireKeyAndPassword, micros(a.CreatedAt), micros(a.UpdatedAt))
 	if store.IsUniqueViolation(err) {
 		return conflict("account %q already exists", a.Name)
 	}
@@ -94,8 +94,8 @@ func (s *Store) UpdateAccount(ctx context.Context, a Account) error {
 		return fmt.Errorf("update account %q: %w", a.Name, err)
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET quota_bytes = $1, quota_files = $2, max_file_size = $3,
-		allowed_cidrs = $4, disabled = $5, updated_at = $6 WHERE name = $7`,
-		a.QuotaBytes, a.QuotaFiles, a.MaxFileSize, cidrs, a.Disabled, micros(a.UpdatedAt), a.Name)
+		allowed_cidrs = $4, disabled = $5, require_key_and_password = $6, updated_at = $7 WHERE name = $8`,
+		a.QuotaBytes, a.QuotaFiles, a.MaxFileSize, cidrs, a.Disabled, a.RequireKeyAndPassword, micros(a.UpdatedAt), a.Name)
 	if err != nil {
 		return fmt.Errorf("update account %q: %w", a.Name, err)
 	}

@@ -13,12 +13,12 @@ import (
 	"github.com/sluicehq/sluice/store"
 )
 
-const auditColumns = `id, time, actor, action, target, remote, request_id, result`
+const auditColumns = `id, time, actor, action, target, remote, request_id, result, detail`
 
 // scanAudit scans one row of auditColumns.
 func scanAudit(row scanner) (AuditEvent, error) {
 	var e AuditEvent
-	err := row.Scan(&e.ID, timeCol{&e.Time}, &e.Actor, &e.Action, &e.Target, &e.Remote, &e.RequestID, &e.Result)
+	err := row.Scan(&e.ID, timeCol{&e.Time}, &e.Actor, &e.Action, &e.Target, &e.Remote, &e.RequestID, &e.Result, &e.Detail)
 	if err != nil {
 		return AuditEvent{}, err
 	}
@@ -39,8 +39,8 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) error {
 		}
 		e.ID = id.String()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.ID, micros(e.Time), e.Actor, e.Action, e.Target, e.Remote, e.RequestID, e.Result)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		e.ID, micros(e.Time), e.Actor, e.Action, e.Target, e.Remote, e.RequestID, e.Result, e.Detail)
 	if store.IsUniqueViolation(err) {
 		return conflict("audit event %q already exists", e.ID)
 	}

@@ -50,14 +50,17 @@ func (t Type) Known() bool {
 // Account is a customer account: an SFTP login and the owner of credentials
 // and feeds. Name is its identity and never changes.
 type Account struct {
-	Name         string    `json:"name"`
-	QuotaBytes   int64     `json:"quota_bytes"`   // 0: unlimited
-	QuotaFiles   int64     `json:"quota_files"`   // 0: unlimited
-	MaxFileSize  int64     `json:"max_file_size"` // 0: unlimited
-	AllowedCIDRs []string  `json:"allowed_cidrs"` // empty: any source address
-	Disabled     bool      `json:"disabled"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Name         string   `json:"name"`
+	QuotaBytes   int64    `json:"quota_bytes"`   // 0: unlimited
+	QuotaFiles   int64    `json:"quota_files"`   // 0: unlimited
+	MaxFileSize  int64    `json:"max_file_size"` // 0: unlimited
+	AllowedCIDRs []string `json:"allowed_cidrs"` // empty: any source address
+	Disabled     bool     `json:"disabled"`
+	// RequireKeyAndPassword makes SFTP logins present an SSH key and then a
+	// password, as OpenSSH's AuthenticationMethods publickey,password.
+	RequireKeyAndPassword bool      `json:"require_key_and_password"`
+	CreatedAt             time.Time `json:"created_at"`
+	UpdatedAt             time.Time `json:"updated_at"`
 }
 
 // Credential is a stored credential. Only non-secret fields are ever exposed:
@@ -130,12 +133,13 @@ type CredentialPatch struct {
 
 // AccountPatch holds the mutable fields of an account; nil leaves a field as is.
 type AccountPatch struct {
-	Name         *string   `json:"name,omitempty"`
-	QuotaBytes   *int64    `json:"quota_bytes,omitempty"`
-	QuotaFiles   *int64    `json:"quota_files,omitempty"`
-	MaxFileSize  *int64    `json:"max_file_size,omitempty"`
-	AllowedCIDRs *[]string `json:"allowed_cidrs,omitempty"`
-	Disabled     *bool     `json:"disabled,omitempty"`
+	Name                  *string   `json:"name,omitempty"`
+	QuotaBytes            *int64    `json:"quota_bytes,omitempty"`
+	QuotaFiles            *int64    `json:"quota_files,omitempty"`
+	MaxFileSize           *int64    `json:"max_file_size,omitempty"`
+	AllowedCIDRs          *[]string `json:"allowed_cidrs,omitempty"`
+	Disabled              *bool     `json:"disabled,omitempty"`
+	RequireKeyAndPassword *bool     `json:"require_key_and_password,omitempty"`
 }
 
 // Feed routes an account's uploads below Path to a CSV schema and policy.
@@ -185,7 +189,8 @@ type AuditEvent struct {
 	Target    string    `json:"target"` // e.g. "accounts/acme/credentials/login"
 	Remote    string    `json:"remote"` // remote address
 	RequestID string    `json:"request_id"`
-	Result    string    `json:"result"` // ok, or a short failure class
+	Result    string    `json:"result"`           // ok, or a short failure class
+	Detail    string    `json:"detail,omitempty"` // e.g. login method and key fingerprint; never a secret
 }
 
 // AuditFilter selects audit events; empty fields match everything.

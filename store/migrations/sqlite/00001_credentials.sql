@@ -6,6 +6,7 @@ CREATE TABLE accounts (
     max_file_size  INTEGER NOT NULL DEFAULT 0,
     allowed_cidrs  TEXT    NOT NULL DEFAULT '[]',
     disabled       INTEGER NOT NULL DEFAULT 0,
+    require_key_and_password INTEGER NOT NULL DEFAULT 0,
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL
 );
@@ -54,7 +55,8 @@ CREATE TABLE audit_events (
     target      TEXT    NOT NULL,
     remote      TEXT    NOT NULL DEFAULT '',
     request_id  TEXT    NOT NULL DEFAULT '',
-    result      TEXT    NOT NULL DEFAULT ''
+    result      TEXT    NOT NULL DEFAULT '',
+    detail      TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX audit_events_actor ON audit_events (actor, id);
 CREATE INDEX audit_events_target ON audit_events (target, id);
