@@ -119,7 +119,6 @@ func TestCreateCredentialSpecErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
-
 func TestCredentialLifecycle(t *testing.T) {
 	svc := newTestService(t)
 	ctx := t.Context()
