@@ -52,8 +52,6 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 
 func (a *app) Close() error { return a.db.Close() }
 
-
-
 func keyFilePath(cfg Config) string { return filepath.Join(cfg.DataDir, "master.key") }
 
 // openVault loads the master key from SLUICE_MASTER_KEY or the key file in the
