@@ -35,14 +35,6 @@ func newTestService(t *testing.T) *Service {
 	return svc
 }
 
-func requireValidation(t *testing.T, err error, field, reason string) {
-	t.Helper()
-	var ve *ValidationError
-	require.ErrorAs(t, err, &ve)
-	require.Equal(t, field, ve.Field)
-	require.Contains(t, ve.Reason, reason)
-}
-
 func newSSHKey(t *testing.T) ssh.PublicKey {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
@@ -127,8 +119,6 @@ func TestCreateCredentialSpecErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestCredentialLifecycle(t *testing.T) {
 	svc := newTestService(t)
 	ctx := t.Context()
@@ -177,7 +167,7 @@ func TestCredentialLifecycle(t *testing.T) {
 	require.ErrorIs(t, svc.DeleteCredential(ctx, "acme", "laptop"), ErrNotFound)
 }
 
-func TestCheckPassword(t *testing.T) {
+func TestServiceCheckPassword(t *testing.T) {
 	svc := newTestService(t)
 	ctx := t.Context()
 	_, err := svc.CreateAccount(ctx, Account{Name: "acme"})

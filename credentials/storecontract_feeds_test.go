@@ -13,7 +13,7 @@ func newFeed(account, name, path string) Feed {
 		Account: account, Name: name, Path: path, OnError: "skip_rows", MaxErrorRate: 0.25,
 		RequireEncryption: true, RequireSignature: true, AllowZipCrypto: true,
 		Schema: Schema{
-			Delimiter: ";", Encoding: "windows-1252", Header: true, AllowExtraColumns: true,
+			Delimiter: ";", Encoding: "windows-1252", AllowExtraColumns: true,
 			Columns: []Column{
 				{Name: "id", Type: "integer", Required: true, Unique: true},
 				{Name: "day", Type: "date", Format: "2006-01-02"},

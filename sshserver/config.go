@@ -121,9 +121,6 @@ var (
 		ssh.KeyAlgoRSASHA256,
 		ssh.KeyAlgoRSASHA512,
 	}
-	// DefaultTempPatterns: WinSCP's, FileZilla's and other clients'
-	// temporary names.
-	DefaultTempPatterns = []string{"*.filepart", "*.part", "*.tmp", "*.partial", ".~*"}
 )
 
 // kexCurve25519LibSSH is the pre-RFC name of curve25519-sha256 that old

@@ -18,7 +18,11 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"github.com/sluicehq/sluice/admin"
+	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/defender"
+	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/sshserver"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -31,6 +35,16 @@ type Config struct {
 	Admin       admin.Config       `yaml:"admin" koanf:"admin"`
 	Store       store.Config       `yaml:"store" koanf:"store"`
 	Credentials credentials.Config `yaml:"credentials" koanf:"credentials"`
+	SFTP        sshserver.Config   `yaml:"sftp" koanf:"sftp"`
+	Defender    defender.Config    `yaml:"defender" koanf:"defender"`
+	NATS        broker.Config      `yaml:"nats" koanf:"nats"`
+	Pipeline    PipelineConfig     `yaml:"pipeline" koanf:"pipeline"`
+}
+
+// PipelineConfig gathers the pipeline's settings.
+type PipelineConfig struct {
+	Intake pipeline.IntakeConfig `yaml:"intake" koanf:"intake"`
+	Events pipeline.EventsConfig `yaml:"events" koanf:"events"`
 }
 
 // defaultConfig is what `sluice serve` runs with when nothing else is given.
@@ -41,11 +55,26 @@ func defaultConfig() Config {
 		Admin:       admin.DefaultConfig(),
 		Store:       store.Config{Driver: store.SQLite},
 		Credentials: credentials.Config{Argon2: credentials.DefaultArgon2, MaxConcurrentHashes: max(2, runtime.NumCPU())},
+		SFTP:        sshserver.DefaultConfig(),
+		Defender:    defender.DefaultConfig(),
+		NATS:        broker.DefaultConfig(),
+		Pipeline:    PipelineConfig{Intake: pipeline.DefaultIntakeConfig(), Events: pipeline.DefaultEventsConfig()},
 	}
 }
 
-// homeDir is where the accounts' trees live.
-func (c Config) homeDir() string { return filepath.Join(c.DataDir, "home") }
+// derive fills in the settings that follow from others, such as the
+// folders inside data_dir; they are not configuration keys of their own.
+func (c *Config) derive() {
+	c.Credentials.HomeDir = filepath.Join(c.DataDir, "home")
+	c.SFTP.HostKeyDir = filepath.Join(c.DataDir, "hostkeys")
+	c.NATS.StoreDir = filepath.Join(c.DataDir, "nats")
+	c.Pipeline.Events.Replicas = c.NATS.Replicas
+}
+
+// fsConfig is the SFTP filesystem's share of the configuration.
+func (c Config) fsConfig() sshserver.FSConfig {
+	return sshserver.FSConfig{HomeDir: c.Credentials.HomeDir, PartialRetention: c.SFTP.PartialRetention, TempPatterns: c.SFTP.TempPatterns}
+}
 
 // Validate reports the first invalid value, naming its key.
 func (c Config) Validate() error {
@@ -61,9 +90,12 @@ func (c Config) Validate() error {
 	if err := c.Store.Validate(); err != nil {
 		return err
 	}
-	cc := c.Credentials
-	cc.HomeDir = c.homeDir()
-	return cc.Validate()
+	for _, v := range []interface{ Validate() error }{c.Credentials, c.SFTP, c.Defender, c.NATS, c.Pipeline.Intake, c.Pipeline.Events} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const envPrefix = "SLUICE_"
@@ -139,6 +171,7 @@ func loadConfig(path string, environ []string, warn func(string)) (Config, error
 	if err != nil {
 		return Config{}, fmt.Errorf("configuration: %s", decodeErrorText(err))
 	}
+	cfg.derive()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}

@@ -9,11 +9,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluicehq/sluice/admin"
+	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/defender"
+	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/sshserver"
 	"github.com/sluicehq/sluice/store"
 )
 
@@ -37,7 +42,7 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := credentials.NewService(serviceConfig(cfg), credentials.NewStore(db), vault, logger)
+	svc, err := credentials.NewService(cfg.Credentials, credentials.NewStore(db), vault, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -46,12 +51,6 @@ func openApp(ctx context.Context, cfg Config, logger *slog.Logger) (*app, error)
 }
 
 func (a *app) Close() error { return a.db.Close() }
-
-func serviceConfig(cfg Config) credentials.Config {
-	cc := cfg.Credentials
-	cc.HomeDir = cfg.homeDir()
-	return cc
-}
 
 func keyFilePath(cfg Config) string { return filepath.Join(cfg.DataDir, "master.key") }
 
@@ -76,7 +75,10 @@ func openVault(cfg Config, logger *slog.Logger) (*credentials.Vault, error) {
 	return credentials.NewVault(keys[0], keys[1:]...)
 }
 
-// serve runs every server component until ctx is cancelled.
+// serve runs every server component until ctx is cancelled, then shuts down
+// in order: SFTP stops accepting and drains its sessions (uploads in flight
+// still reach the intake), the admin API and the background loops stop, and
+// only then NATS is drained and the store closed.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
@@ -94,18 +96,69 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 	}
 
-	api, err := admin.New(cfg.Admin, a.svc, logger)
+	nats, err := broker.Start(ctx, cfg.NATS, logger)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Admin.Listen)
+	defer nats.Close()
+	intake, err := pipeline.NewIntake(cfg.Pipeline.Intake, a.db, nats.JetStream(), a.svc, logger)
 	if err != nil {
+		return err
+	}
+	nats.OnReconnect(intake.Kick)
+
+	files, err := sshserver.NewFS(cfg.fsConfig(), uploadSink{intake}, a.svc, logger)
+	if err != nil {
+		return err
+	}
+	def, err := defender.New(cfg.Defender, logger)
+	if err != nil {
+		return err
+	}
+	sftpSrv, err := sshserver.New(cfg.SFTP, sftpAuth{a.svc}, files, def, a.svc, logger)
+	if err != nil {
+		return err
+	}
+	defer sftpSrv.Close()
+	api, err := admin.New(cfg.Admin, admin.Deps{
+		Service:  a.svc,
+		Uploads:  intake,
+		Sessions: sftpSrv,
+		Bans:     def,
+	}, logger)
+	if err != nil {
+		return err
+	}
+
+	sftpLn, err := net.Listen("tcp", cfg.SFTP.Listen)
+	if err != nil {
+		return fmt.Errorf("sftp.listen %q: %w", cfg.SFTP.Listen, err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		sftpLn.Close()
 		return fmt.Errorf("admin.listen %q: %w", cfg.Admin.Listen, err)
 	}
-	logger.Info("admin api listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "store", cfg.Store.Driver)
+	logger.Info("admin api listening", "addr", adminLn.Addr().String(), "data_dir", cfg.DataDir, "store", cfg.Store.Driver)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return api.Serve(gctx, ln) })
+	g.Go(func() error {
+		// Streams are created in the background: with an external cluster
+		// that is still electing a leader, SFTP keeps accepting uploads
+		// meanwhile and the sweeper publishes them once the stream exists.
+		if err := broker.EnsureStream(gctx, nats.JetStream(), pipeline.EventStreamConfig(cfg.Pipeline.Events)); err != nil {
+			if gctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		intake.Kick()
+		return nil
+	})
+	g.Go(func() error { return intake.RunSweeper(gctx, 0) })
+	g.Go(func() error { return files.RunJanitor(gctx, time.Hour) })
+	g.Go(func() error { return sftpSrv.Serve(gctx, sftpLn) })
+	g.Go(func() error { return api.Serve(gctx, adminLn) })
 	err = g.Wait()
 	logger.Info("stopped")
 	return err
@@ -186,7 +239,7 @@ func reseal(ctx context.Context, a *app, cfg Config, logger *slog.Logger, primar
 	if err != nil {
 		return 0, err
 	}
-	svc, err := credentials.NewService(serviceConfig(cfg), credentials.NewStore(a.db), vault, logger)
+	svc, err := credentials.NewService(cfg.Credentials, credentials.NewStore(a.db), vault, logger)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,272 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/store"
+)
+
+// testNATS is a real nats-server with JetStream running in the test process
+// on a loopback port, which it keeps across restarts together with its store
+// directory.
+type testNATS struct {
+	t    *testing.T
+	dir  string
+	port int
+	srv  *server.Server
+}
+
+func startNATS(t *testing.T) *testNATS {
+	t.Helper()
+	n := &testNATS{t: t, dir: t.TempDir(), port: -1}
+	n.start()
+	n.port = n.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(n.stop)
+	return n
+}
+
+func (n *testNATS) start() {
+	n.t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: n.port, JetStream: true, StoreDir: n.dir, NoSigs: true, NoLog: true,
+	})
+	require.NoError(n.t, err)
+	srv.Start()
+	require.True(n.t, srv.ReadyForConnections(10*time.Second), "nats-server ready")
+	n.srv = srv
+}
+
+// stop shuts the server down; it is idempotent.
+func (n *testNATS) stop() {
+	if n.srv != nil {
+		n.srv.Shutdown()
+		n.srv.WaitForShutdown()
+		n.srv = nil
+	}
+}
+
+// restart starts the server again on the same port and store directory.
+func (n *testNATS) restart() {
+	n.t.Helper()
+	n.stop()
+	n.start()
+}
+
+func (n *testNATS) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
+
+// connect returns a JetStream context on a connection that reconnects
+// forever and fails publishes at once while disconnected, as broker's does,
+// after creating the events stream.
+func (n *testNATS) connect() (*nats.Conn, jetstream.JetStream) {
+	n.t.Helper()
+	nc, err := nats.Connect(n.url(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond),
+		nats.ReconnectBufSize(-1))
+	require.NoError(n.t, err)
+	n.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(n.t, err)
+	_, err = js.CreateOrUpdateStream(n.t.Context(), EventStreamConfig(DefaultEventsConfig()))
+	require.NoError(n.t, err)
+	return nc, js
+}
+
+// events returns every message in the events stream, in order.
+func events(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, EventsStream)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	require.Len(t, out, int(info.State.Msgs))
+	return out
+}
+
+// testDB is a migrated, empty database of one driver.
+type testDB struct {
+	name string
+	open func(t *testing.T) *store.DB
+}
+
+// defaultPostgresDSN is tried when SLUICE_TEST_POSTGRES_DSN is not set.
+const defaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// databases returns SQLite and, when a server answers, PostgreSQL (a fresh
+// schema per open). Without one it says so loudly; in CI with
+// SLUICE_TEST_POSTGRES_DSN set, an unreachable server fails the test.
+func databases(t *testing.T) []testDB {
+	t.Helper()
+	dbs := []testDB{{name: "sqlite", open: func(t *testing.T) *store.DB {
+		t.Helper()
+		db, err := store.Open(t.Context(), store.Config{Driver: store.SQLite, DSN: filepath.Join(t.TempDir(), "sluice.db")},
+			"", slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, db.Close()) })
+		return db
+	}}}
+
+	dsn := os.Getenv("SLUICE_TEST_POSTGRES_DSN")
+	explicit := dsn != ""
+	if !explicit {
+		dsn = defaultPostgresDSN
+	}
+	admin, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, admin.Close()) })
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		msg := fmt.Sprintf("PostgreSQL at %s is unreachable: %v", redactDSN(dsn), err)
+		if explicit && os.Getenv("CI") != "" {
+			t.Fatalf("%s (SLUICE_TEST_POSTGRES_DSN is set in CI: the PostgreSQL store must be tested)", msg)
+		}
+		t.Logf("\n\n!!! SKIPPING THE POSTGRESQL VARIANT: %s\n!!! Set SLUICE_TEST_POSTGRES_DSN to a reachable server to run it.\n\n", msg)
+		return dbs
+	}
+	return append(dbs, testDB{name: "postgres", open: func(t *testing.T) *store.DB {
+		t.Helper()
+		schema := "sluice_test_" + randomHex(t, 8)
+		_, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema)
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			// t.Context() is already cancelled when cleanups run.
+			_, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			require.NoError(t, err)
+		})
+		db, err := store.Open(t.Context(), store.Config{Driver: store.Postgres, DSN: withSearchPath(t, dsn, schema)}, "",
+			slog.New(slog.DiscardHandler))
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, db.Close()) })
+		return db
+	}})
+}
+
+// withSearchPath adds a search_path run-time parameter to a URL or
+// key=value DSN.
+func withSearchPath(t *testing.T, dsn, schema string) string {
+	t.Helper()
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return dsn + " search_path=" + schema
+	}
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		return u.Redacted()
+	}
+	return "(SLUICE_TEST_POSTGRES_DSN)"
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+// feedTable is a hand-written FeedLookup: the longest folder prefix wins.
+type feedTable struct {
+	feeds []credentials.Feed
+	err   error
+}
+
+func (f feedTable) FeedFor(_ context.Context, account, p string) (credentials.Feed, bool, error) {
+	if f.err != nil {
+		return credentials.Feed{}, false, f.err
+	}
+	best, ok := credentials.Feed{}, false
+	for _, fd := range f.feeds {
+		under := fd.Path == "/" || p == fd.Path || strings.HasPrefix(p, fd.Path+"/")
+		if fd.Account == account && under && (!ok || len(fd.Path) > len(best.Path)) {
+			best, ok = fd, true
+		}
+	}
+	return best, ok, nil
+}
+
+var testFeeds = feedTable{feeds: []credentials.Feed{
+	{Account: "acme", Name: "orders", Path: "/orders"},
+	{Account: "acme", Name: "eu-orders", Path: "/orders/eu"},
+	{Account: "globex", Name: "all", Path: "/"},
+}}
+
+func testIntakeConfig() IntakeConfig {
+	cfg := DefaultIntakeConfig()
+	cfg.Node = "test-node"
+	cfg.PublishTimeout = 500 * time.Millisecond
+	cfg.SweepBatch = 7 // small, so that sweeps cross batch boundaries
+	return cfg
+}
+
+func newTestIntake(t *testing.T, db *store.DB, js jetstream.JetStream) *Intake {
+	t.Helper()
+	in, err := NewIntake(testIntakeConfig(), db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	require.NoError(t, err)
+	return in
+}
+
+// newUpload returns what sshserver hands to Receive for a file with the
+// given content.
+func newUpload(account, p, content string) Upload {
+	sum := sha256.Sum256([]byte(content))
+	return Upload{
+		Account:       account,
+		Path:          p,
+		File:          "/data/home/" + account + p,
+		Size:          int64(len(content)),
+		SHA256:        hex.EncodeToString(sum[:]),
+		SessionID:     "01JSESSION0000000000000000",
+		Remote:        "192.0.2.7:50022",
+		ClientVersion: "SSH-2.0-OpenSSH_9.2p1",
+		ReceivedAt:    time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("CET", 3600)),
+	}
+}
+
+// unpublished returns the ids of uploads whose event is still in the outbox.
+func unpublished(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), `SELECT id FROM uploads WHERE published_at IS NULL ORDER BY id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		require.NoError(t, rows.Scan(&id))
+		ids = append(ids, id)
+	}
+	require.NoError(t, rows.Err())
+	return ids
+}

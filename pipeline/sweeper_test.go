@@ -1,0 +1,199 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recordOnly records uploads as a crash between the insert and the publish
+// leaves them: in the outbox, unpublished.
+func recordOnly(t *testing.T, in *Intake, n int) []Upload {
+	t.Helper()
+	out := make([]Upload, n)
+	for i := range n {
+		u := newUpload("acme", fmt.Sprintf("/orders/crash-%03d.csv", i), fmt.Sprint(i))
+		u.ID = ulid.Make().String()
+		u.Feed = "orders"
+		u.Status = StatusReceived
+		u.ReceivedAt = u.ReceivedAt.UTC().Truncate(time.Microsecond)
+		u.UpdatedAt = u.ReceivedAt
+		require.NoError(t, in.insertUpload(t.Context(), u))
+		out[i] = u
+	}
+	return out
+}
+
+func TestSweepPublishesOldestFirst(t *testing.T) {
+	for _, tdb := range databases(t) {
+		t.Run(tdb.name, func(t *testing.T) {
+			_, js := startNATS(t).connect()
+			db := tdb.open(t)
+			in := newTestIntake(t, db, js)
+			want := recordOnly(t, in, 3*testIntakeConfig().SweepBatch+2) // crosses batch boundaries
+
+			n, err := in.Sweep(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, len(want), n)
+			require.Empty(t, unpublished(t, db))
+
+			msgs := events(t, js)
+			require.Len(t, msgs, len(want))
+			for i, m := range msgs {
+				require.Equal(t, want[i].ID, m.Header.Get("Nats-Msg-Id"), "oldest first")
+			}
+		})
+	}
+}
+
+func TestSweepRacesPublishOnce(t *testing.T) {
+	for _, tdb := range databases(t) {
+		t.Run(tdb.name, func(t *testing.T) {
+			_, js := startNATS(t).connect()
+			db := tdb.open(t)
+			in := newTestIntake(t, db, js)
+			crashed := recordOnly(t, in, 40)
+
+			// Sweeps race each other, Receive and the publish a recovering
+			// Receive would make of the crashed uploads.
+			var wg sync.WaitGroup
+			received := make(chan Upload, 40)
+			for range 4 {
+				wg.Go(func() {
+					_, err := in.Sweep(t.Context())
+					assert.NoError(t, err) // not require: this is not the test's goroutine
+				})
+			}
+			for i := range 40 {
+				wg.Go(func() {
+					u, err := in.Receive(t.Context(), newUpload("acme", fmt.Sprintf("/orders/live-%03d.csv", i), "x"))
+					assert.NoError(t, err)
+					received <- u
+				})
+				wg.Go(func() {
+					_, err := in.publish(t.Context(), crashed[i])
+					assert.NoError(t, err)
+				})
+			}
+			wg.Wait()
+			close(received)
+			n, err := in.Sweep(t.Context())
+			require.NoError(t, err)
+			require.Zero(t, n)
+			require.Empty(t, unpublished(t, db))
+
+			wantIDs := map[string]bool{}
+			for _, u := range crashed {
+				wantIDs[u.ID] = true
+			}
+			for u := range received {
+				wantIDs[u.ID] = true
+			}
+			msgs := events(t, js)
+			require.Len(t, msgs, 80, "every upload published once, whoever won the race")
+			for _, m := range msgs {
+				id := m.Header.Get("Nats-Msg-Id")
+				require.True(t, wantIDs[id], "event %s published twice or unknown", id)
+				delete(wantIDs, id)
+			}
+		})
+	}
+}
+
+func TestSweepStopsWhenNATSIsDown(t *testing.T) {
+	srv := startNATS(t)
+	nc, js := srv.connect()
+	db := databases(t)[0].open(t)
+	in := newTestIntake(t, db, js)
+	recordOnly(t, in, 20)
+	srv.stop()
+	require.Eventually(t, func() bool { return !nc.IsConnected() }, 5*time.Second, 5*time.Millisecond)
+
+	n, err := in.Sweep(t.Context())
+	require.ErrorContains(t, err, fmt.Sprintf("%d publishes in a row failed", sweepGiveUp))
+	require.Zero(t, n)
+	items, _, err := in.Uploads(t.Context(), UploadFilter{}, pageAll)
+	require.NoError(t, err)
+	attempts := 0
+	for _, u := range items {
+		attempts += u.PublishAttempts
+		if u.PublishAttempts > 0 {
+			require.NotEmpty(t, u.LastError)
+		}
+	}
+	require.Equal(t, sweepGiveUp, attempts, "the sweep gave up instead of trying every upload")
+}
+
+func TestSweepStopsWhenContextEnds(t *testing.T) {
+	_, js := startNATS(t).connect()
+	db := databases(t)[0].open(t)
+	in := newTestIntake(t, db, js)
+	recordOnly(t, in, 5)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	n, err := in.Sweep(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, n)
+	require.Len(t, unpublished(t, db), 5)
+}
+
+func TestRunSweeper(t *testing.T) {
+	srv := startNATS(t)
+	nc, js := srv.connect()
+	db := databases(t)[0].open(t)
+	in := newTestIntake(t, db, js)
+	srv.stop()
+	require.Eventually(t, func() bool { return !nc.IsConnected() }, 5*time.Second, 5*time.Millisecond)
+	u, err := in.Receive(t.Context(), newUpload("acme", "/orders/x.csv", "x"))
+	require.NoError(t, err)
+	require.Nil(t, u.PublishedAt)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- in.RunSweeper(ctx, time.Hour) }()
+
+	srv.restart()
+	require.Eventually(t, nc.IsConnected, 10*time.Second, 5*time.Millisecond)
+	in.Kick() // as cmd does from the broker's reconnect callback
+	require.Eventually(t, func() bool { return len(unpublished(t, db)) == 0 }, 10*time.Second, 10*time.Millisecond,
+		"a kick sweeps without waiting for the hour")
+	require.Len(t, events(t, js), 1)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunSweeper did not return after cancel")
+	}
+}
+
+func TestRunSweeperSweepsAtStart(t *testing.T) {
+	_, js := startNATS(t).connect()
+	db := databases(t)[0].open(t)
+	in := newTestIntake(t, db, js)
+	recordOnly(t, in, 3)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- in.RunSweeper(ctx, time.Hour) }()
+	require.Eventually(t, func() bool { return len(unpublished(t, db)) == 0 }, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func TestKickNeverBlocks(t *testing.T) {
+	_, js := startNATS(t).connect()
+	in := newTestIntake(t, databases(t)[0].open(t), js)
+	for range 10 {
+		in.Kick()
+	}
+	require.Len(t, in.kick, 1, "kicks coalesce")
+}

@@ -1,0 +1,225 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/store"
+)
+
+// Status is the processing state of an upload.
+type Status string
+
+// The states of an upload (DESIGN.md, Admin API). An upload is received when
+// recorded, processing once the pipeline took it, and ends ready when every
+// CSV it yielded is ready, rejected when any was rejected, or failed after an
+// internal fault outlived its retries.
+const (
+	StatusReceived   Status = "received"
+	StatusProcessing Status = "processing"
+	StatusReady      Status = "ready"
+	StatusRejected   Status = "rejected"
+	StatusFailed     Status = "failed"
+)
+
+// Valid reports whether s is one of the upload states.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusReceived, StatusProcessing, StatusReady, StatusRejected, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Upload is one file a customer closed over SFTP, as recorded by Intake.
+// Its JSON form is the item of the admin API's uploads list.
+type Upload struct {
+	ID            string    `json:"id"`      // ULID, sorts by time of receipt
+	Account       string    `json:"account"` //
+	Feed          string    `json:"feed"`    // feed whose folder holds Path; "" when none does
+	Path          string    `json:"path"`    // virtual path as uploaded, e.g. /orders/x.csv
+	File          string    `json:"-"`       // local path of the received file
+	Size          int64     `json:"size"`
+	SHA256        string    `json:"sha256"` // hex
+	Status        Status    `json:"status"`
+	SessionID     string    `json:"session_id,omitempty"`
+	Remote        string    `json:"remote,omitempty"` // client address, host:port
+	ClientVersion string    `json:"client_version,omitempty"`
+	ReceivedAt    time.Time `json:"received_at"`
+	UpdatedAt     time.Time `json:"updated_at"` // last status change
+	// PublishedAt is when JetStream acknowledged the received event; nil
+	// while the event waits in the outbox.
+	PublishedAt     *time.Time `json:"published_at,omitempty"`
+	PublishAttempts int        `json:"publish_attempts"`     // failed and successful
+	LastError       string     `json:"last_error,omitempty"` // last publish error, "" after a success
+}
+
+// Name returns the upload's file name as uploaded, the base of its path.
+func (u Upload) Name() string { return path.Base(u.Path) }
+
+// UploadFilter selects uploads; empty fields match everything.
+type UploadFilter struct {
+	Account string
+	Status  Status
+}
+
+// Page limits, as the admin API documents them.
+const (
+	defaultPageLimit = 100
+	maxPageLimit     = 1000
+)
+
+const uploadColumns = `id, account, feed, path, file, size, sha256, status, session_id, remote,
+	client_version, received_at, updated_at, published_at, publish_attempts, last_error`
+
+// insertUpload records u. A single INSERT is its own transaction: the row and
+// its outbox entry (published_at NULL) appear together or not at all.
+func (in *Intake) insertUpload(ctx context.Context, u Upload) error {
+	err := in.write(ctx, `INSERT INTO uploads (`+uploadColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 0, '')`,
+		u.ID, u.Account, u.Feed, u.Path, u.File, u.Size, u.SHA256, string(u.Status), u.SessionID, u.Remote,
+		u.ClientVersion, u.ReceivedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
+	if err != nil {
+		return fmt.Errorf("record upload %q of account %q: %w", u.Path, u.Account, err)
+	}
+	return nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanUpload(s scanner) (Upload, error) {
+	var (
+		u                 Upload
+		status            string
+		received, updated int64
+		published         sql.NullInt64
+		attempts          int64
+	)
+	err := s.Scan(&u.ID, &u.Account, &u.Feed, &u.Path, &u.File, &u.Size, &u.SHA256, &status, &u.SessionID, &u.Remote,
+		&u.ClientVersion, &received, &updated, &published, &attempts, &u.LastError)
+	if err != nil {
+		return Upload{}, err
+	}
+	u.Status = Status(status)
+	u.ReceivedAt = fromMicros(received)
+	u.UpdatedAt = fromMicros(updated)
+	if published.Valid {
+		t := fromMicros(published.Int64)
+		u.PublishedAt = &t
+	}
+	u.PublishAttempts = int(attempts)
+	return u, nil
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// queryUploads runs a SELECT of uploadColumns and scans every row.
+func queryUploads(ctx context.Context, db *store.DB, query string, args ...any) ([]Upload, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Upload
+	for rows.Next() {
+		u, err := scanUpload(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// Upload returns the upload with the given id, or an error wrapping
+// credentials.ErrNotFound. It is safe for concurrent use.
+func (in *Intake) Upload(ctx context.Context, id string) (Upload, error) {
+	u, err := scanUpload(in.db.QueryRowContext(ctx, `SELECT `+uploadColumns+` FROM uploads WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Upload{}, fmt.Errorf("upload %q: %w", id, credentials.ErrNotFound)
+	}
+	if err != nil {
+		return Upload{}, fmt.Errorf("read upload %q: %w", id, err)
+	}
+	return u, nil
+}
+
+// Uploads returns one page of the uploads that match f, newest first, and the
+// cursor of the next page ("" after the last). p.Limit defaults to 100 and is
+// at most 1000. A bad cursor or status is a *credentials.ValidationError. It is
+// safe for concurrent use.
+func (in *Intake) Uploads(ctx context.Context, f UploadFilter, p credentials.Page) ([]Upload, string, error) {
+	limit := p.Limit
+	switch {
+	case limit <= 0:
+		limit = defaultPageLimit
+	case limit > maxPageLimit:
+		limit = maxPageLimit
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.Account != "" {
+		where = append(where, "account = "+arg(f.Account))
+	}
+	if f.Status != "" {
+		if !f.Status.Valid() {
+			return nil, "", &credentials.ValidationError{Field: "status",
+				Reason: fmt.Sprintf("must be received, processing, ready, rejected or failed (got %q)", f.Status)}
+		}
+		where = append(where, "status = "+arg(string(f.Status)))
+	}
+	if p.After != "" {
+		after, err := decodeCursor(p.After)
+		if err != nil {
+			return nil, "", err
+		}
+		where = append(where, "id < "+arg(after))
+	}
+	query := `SELECT ` + uploadColumns + ` FROM uploads`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY id DESC LIMIT ` + arg(limit+1)
+	items, err := queryUploads(ctx, in.db, query, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list uploads: %w", err)
+	}
+	if len(items) <= limit {
+		return items, "", nil
+	}
+	items = items[:limit]
+	return items, encodeCursor(items[limit-1].ID), nil
+}
+
+// encodeCursor makes the opaque cursor that resumes a list after id.
+func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
+
+// decodeCursor returns the upload id a cursor resumes after.
+func decodeCursor(cursor string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err == nil {
+		if _, err = ulid.ParseStrict(string(b)); err == nil {
+			return string(b), nil
+		}
+	}
+	return "", &credentials.ValidationError{Field: "cursor", Reason: "invalid cursor: use the next value of a previous page"}
+}
