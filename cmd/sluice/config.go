@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/parsers/yaml"
@@ -163,7 +165,7 @@ func loadConfig(path string, environ []string, warn func(string)) (Config, error
 
 	var cfg Config
 	err = k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{DecoderConfig: &mapstructure.DecoderConfig{
-		DecodeHook:       mapstructure.StringToTimeDurationHookFunc(),
+		DecodeHook:       durationHook,
 		WeaklyTypedInput: true,
 		ErrorUnused:      true,
 		TagName:          "koanf",
@@ -178,13 +180,26 @@ func loadConfig(path string, environ []string, warn func(string)) (Config, error
 	return cfg, nil
 }
 
+// durationHook decodes Go duration strings ("20s", "5m") into
+// time.Duration with an error that says what is expected.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() || from.Kind() != reflect.String {
+		return data, nil
+	}
+	d, err := time.ParseDuration(data.(string))
+	if err != nil {
+		return nil, fmt.Errorf("invalid duration %q: use a number and a unit, such as 300ms, 20s, 5m or 24h", data)
+	}
+	return d, nil
+}
+
 // decodeErrorText turns mapstructure's multi-line report into one line per
 // key, e.g. "admin.read_timeout: time: invalid duration "abc"".
 func decodeErrorText(err error) string {
 	var lines []string
 	for _, l := range strings.Split(err.Error(), "\n") {
 		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "*"))
-		if l == "" || strings.HasSuffix(l, "error(s) decoding:") {
+		if l == "" || strings.HasSuffix(l, "error(s) decoding:") || strings.HasSuffix(l, "error(s):") {
 			continue
 		}
 		if m := decodingKey.FindStringSubmatch(l); m != nil {
@@ -195,7 +210,7 @@ func decodeErrorText(err error) string {
 	return strings.Join(lines, "; ")
 }
 
-var decodingKey = regexp.MustCompile(`^error decoding '([^']*)': (.*)$`)
+var decodingKey = regexp.MustCompile(`^(?:error decoding )?'([^']*)':? (.*)$`)
 
 // redacted returns a copy of cfg fit to print: credentials inside DSNs are
 // masked.

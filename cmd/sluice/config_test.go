@@ -65,8 +65,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{name: "unknown top-level key", file: "data_dri: /x\n", wantErr: `unknown key "data_dri"`},
 		{name: "unknown nested key", file: "admin:\n  lisen: :80\n", wantErr: `unknown key "admin.lisen"`},
-		{name: "bad duration", file: "admin:\n  read_timeout: 5 minutes\n", wantErr: `admin.read_timeout: time: invalid duration "5 minutes"`},
-		{name: "bad duration from env", env: []string{"SLUICE_ADMIN_IDLE_TIMEOUT=forever"}, wantErr: `admin.idle_timeout: time: invalid duration "forever"`},
+		{name: "bad duration", file: "admin:\n  read_timeout: 5 minutes\n", wantErr: `admin.read_timeout: invalid duration "5 minutes": use a number and a unit`},
+		{name: "bad duration from env", env: []string{"SLUICE_ADMIN_IDLE_TIMEOUT=forever"}, wantErr: `admin.idle_timeout: invalid duration "forever"`},
 		{name: "bad number", file: "admin:\n  body_limit: lots\n", wantErr: "admin.body_limit"},
 		{name: "bad driver", file: "store:\n  driver: mysql\n", wantErr: `store.driver: "mysql" is not one of sqlite, postgres`},
 		{name: "postgres without dsn", env: []string{"SLUICE_STORE_DRIVER=postgres"}, wantErr: "store.dsn: required"},

@@ -45,7 +45,7 @@ type server struct {
 	stop    func()
 }
 
-var listeningAddr = regexp.MustCompile(`admin api listening addr=(\S+)`)
+var listeningAddr = regexp.MustCompile(`admin api listening"? addr=(\S+)`)
 
 // startServer runs `sluice serve` with a fresh data dir and a random admin
 // port, and waits until the admin API answers. env adds environment
@@ -60,6 +60,7 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 	t.Helper()
 	t.Setenv("SLUICE_DATA_DIR", dataDir)
 	t.Setenv("SLUICE_ADMIN_LISTEN", "127.0.0.1:0")
+	t.Setenv("SLUICE_SFTP_LISTEN", "127.0.0.1:0")
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
@@ -69,24 +70,29 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 	go func() { done <- run(ctx, []string{"serve"}, io.Discard, logs) }()
 
 	var addr string
-	require.Eventually(t, func() bool {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-done:
 			t.Fatalf("serve exited early: %v\n%s", err, logs.String())
 		default:
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not become ready:\n%s", logs.String())
+		}
 		m := listeningAddr.FindStringSubmatch(logs.String())
 		if m == nil {
-			return false
+			continue
 		}
-		addr = m[1]
-		resp, err := http.Get("http://" + addr + "/readyz")
+		resp, err := http.Get("http://" + m[1] + "/readyz")
 		if err != nil {
-			return false
+			continue
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "server did not become ready:\n%s", logs.String())
+		if resp.StatusCode == http.StatusOK {
+			addr = m[1]
+			break
+		}
+	}
 
 	s := &server{addr: addr, dataDir: dataDir, logs: logs}
 	var once sync.Once

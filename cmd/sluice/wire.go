@@ -120,12 +120,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer sftpSrv.Close()
-	api, err := admin.New(cfg.Admin, admin.Deps{
-		Service:  a.svc,
-		Uploads:  intake,
-		Sessions: sftpSrv,
-		Bans:     def,
-	}, logger)
+	api, err := admin.New(cfg.Admin, a.svc, logger)
 	if err != nil {
 		return err
 	}
