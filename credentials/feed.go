@@ -196,6 +196,7 @@ func (s *Service) PutFeed(ctx context.Context, f Feed) (Feed, bool, error) {
 	now := s.now()
 	f.CreatedAt, f.UpdatedAt = now, now
 	created, err := s.store.PutFeed(ctx, f)
+	s.feeds.forget(f.Account)
 	if err != nil {
 		return Feed{}, false, err
 	}
@@ -238,5 +239,6 @@ func (s *Service) Feeds(ctx context.Context, account string) ([]Feed, error) {
 
 // DeleteFeed deletes the named feed of the account. Its folder stays.
 func (s *Service) DeleteFeed(ctx context.Context, account, name string) error {
+	defer s.feeds.forget(account)
 	return s.store.DeleteFeed(ctx, account, name)
 }

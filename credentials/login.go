@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -83,7 +84,7 @@ func (s *Service) MarkUsedID(ctx context.Context, id string) error {
 // upload: the feed whose folder is the longest prefix of path ("/" being the
 // default). ok is false when no feed matches.
 func (s *Service) FeedFor(ctx context.Context, account, path string) (f Feed, ok bool, err error) {
-	feeds, err := s.store.Feeds(ctx, account)
+	feeds, err := s.feeds.get(ctx, account, time.Now(), s.store.Feeds)
 	if err != nil {
 		return Feed{}, false, err
 	}

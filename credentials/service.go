@@ -54,6 +54,8 @@ type Service struct {
 	now    func() time.Time
 	// hashes bounds concurrent argon2id verifications.
 	hashes *semaphore.Weighted
+	// feeds caches each account's feeds for FeedFor.
+	feeds feedCache
 	// dummyHash is verified for unknown users so that they cost as much
 	// as known ones.
 	dummyHash string
@@ -176,6 +178,7 @@ func setIf[T any](dst *T, v *T) {
 // DeleteAccount deletes the named account with its credentials and feeds.
 // Files already received stay on disk.
 func (s *Service) DeleteAccount(ctx context.Context, name string) error {
+	defer s.feeds.forget(name)
 	return s.store.DeleteAccount(ctx, name)
 }
 
