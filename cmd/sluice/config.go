@@ -32,15 +32,20 @@ import (
 type Config struct {
 	// DataDir holds everything Sluice keeps on the local disk: the SQLite
 	// database, the master key file and the accounts' trees.
-	DataDir     string             `yaml:"data_dir" koanf:"data_dir"`
-	Log         LogConfig          `yaml:"log" koanf:"log"`
-	Admin       admin.Config       `yaml:"admin" koanf:"admin"`
-	Store       store.Config       `yaml:"store" koanf:"store"`
-	Credentials credentials.Config `yaml:"credentials" koanf:"credentials"`
-	SFTP        sshserver.Config   `yaml:"sftp" koanf:"sftp"`
-	Defender    defender.Config    `yaml:"defender" koanf:"defender"`
-	NATS        broker.Config      `yaml:"nats" koanf:"nats"`
-	Pipeline    PipelineConfig     `yaml:"pipeline" koanf:"pipeline"`
+	DataDir string `yaml:"data_dir" koanf:"data_dir"`
+	// MemoryLimitMiB is the Go runtime's soft memory limit (see
+	// runtime/debug.SetMemoryLimit): the garbage collector works harder as
+	// the process nears it, keeping a busy server's footprint flat. 0 turns
+	// it off; the GOMEMLIMIT environment variable, when set, wins.
+	MemoryLimitMiB int64              `yaml:"memory_limit_mib" koanf:"memory_limit_mib"`
+	Log            LogConfig          `yaml:"log" koanf:"log"`
+	Admin          admin.Config       `yaml:"admin" koanf:"admin"`
+	Store          store.Config       `yaml:"store" koanf:"store"`
+	Credentials    credentials.Config `yaml:"credentials" koanf:"credentials"`
+	SFTP           sshserver.Config   `yaml:"sftp" koanf:"sftp"`
+	Defender       defender.Config    `yaml:"defender" koanf:"defender"`
+	NATS           broker.Config      `yaml:"nats" koanf:"nats"`
+	Pipeline       PipelineConfig     `yaml:"pipeline" koanf:"pipeline"`
 }
 
 // PipelineConfig gathers the pipeline's settings.
@@ -52,15 +57,16 @@ type PipelineConfig struct {
 // defaultConfig is what `sluice serve` runs with when nothing else is given.
 func defaultConfig() Config {
 	return Config{
-		DataDir:     "./data",
-		Log:         LogConfig{Level: "info", Format: "text"},
-		Admin:       admin.DefaultConfig(),
-		Store:       store.Config{Driver: store.SQLite},
-		Credentials: credentials.Config{Argon2: credentials.DefaultArgon2, MaxConcurrentHashes: max(2, runtime.NumCPU())},
-		SFTP:        sshserver.DefaultConfig(),
-		Defender:    defender.DefaultConfig(),
-		NATS:        broker.DefaultConfig(),
-		Pipeline:    PipelineConfig{Intake: pipeline.DefaultIntakeConfig(), Events: pipeline.DefaultEventsConfig()},
+		DataDir:        "./data",
+		MemoryLimitMiB: 64,
+		Log:            LogConfig{Level: "info", Format: "text"},
+		Admin:          admin.DefaultConfig(),
+		Store:          store.Config{Driver: store.SQLite},
+		Credentials:    credentials.Config{Argon2: credentials.DefaultArgon2, MaxConcurrentHashes: max(2, runtime.NumCPU())},
+		SFTP:           sshserver.DefaultConfig(),
+		Defender:       defender.DefaultConfig(),
+		NATS:           broker.DefaultConfig(),
+		Pipeline:       PipelineConfig{Intake: pipeline.DefaultIntakeConfig(), Events: pipeline.DefaultEventsConfig()},
 	}
 }
 
@@ -82,6 +88,9 @@ func (c Config) fsConfig() sshserver.FSConfig {
 func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("data_dir: must not be empty")
+	}
+	if c.MemoryLimitMiB < 0 {
+		return errors.New("memory_limit_mib: must be 0 (off) or positive")
 	}
 	if err := c.Log.Validate(); err != nil {
 		return err

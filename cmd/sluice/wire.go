@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -80,6 +81,9 @@ func openVault(cfg Config, logger *slog.Logger) (*credentials.Vault, error) {
 // still reach the intake), the admin API and the background loops stop, and
 // only then NATS is drained and the store closed.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20)
+	}
 	a, err := openApp(ctx, cfg, logger)
 	if err != nil {
 		return err
