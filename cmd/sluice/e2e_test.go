@@ -39,13 +39,17 @@ func (b *syncBuffer) String() string {
 
 // server is a `sluice serve` run in-process by the test.
 type server struct {
-	addr    string
-	dataDir string
-	logs    *syncBuffer
-	stop    func()
+	addr     string
+	sftpPort string
+	dataDir  string
+	logs     *syncBuffer
+	stop     func()
 }
 
-var listeningAddr = regexp.MustCompile(`admin api listening"? addr=(\S+)`)
+var (
+	listeningAddr = regexp.MustCompile(`admin api listening"? addr=(\S+)`)
+	sftpAddr      = regexp.MustCompile(`sftp server listening"? .*addr=127\.0\.0\.1:(\d+)`)
+)
 
 // startServer runs `sluice serve` with a fresh data dir and a random admin
 // port, and waits until the admin API answers. env adds environment
@@ -95,6 +99,9 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 	}
 
 	s := &server{addr: addr, dataDir: dataDir, logs: logs}
+	if m := sftpAddr.FindStringSubmatch(logs.String()); m != nil {
+		s.sftpPort = m[1]
+	}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
@@ -175,12 +182,13 @@ func TestREADMEExamples(t *testing.T) {
 	s := startServer(t, nil)
 	text := strings.ReplaceAll(script.String(), "http://127.0.0.1:8080", "http://"+s.addr)
 	text = strings.ReplaceAll(text, "go run ./cmd/sluice", bin)
+	text = strings.ReplaceAll(text, "sftp -P 2022 ", "sftp -P "+s.sftpPort+" ")
 	// Fail on any HTTP error, keep the body for the message.
 	prelude := "set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; echo; }\n"
 	work := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), "bash", "-c", prelude+text)
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+s.dataDir)
+	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+s.dataDir, "HOME="+work)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "README examples failed:\n%s\nserver log:\n%s", out, s.logs.String())
 
@@ -188,6 +196,7 @@ func TestREADMEExamples(t *testing.T) {
 		require.Contains(t, string(out), want)
 	}
 	require.NotContains(t, string(out), "correct horse battery staple")
+	require.FileExists(t, filepath.Join(s.dataDir, "home", "acme", "orders.csv"), "the SFTP upload landed")
 
 	// The downloaded public key is one GnuPG can import and encrypt to.
 	gnupg := t.TempDir()
