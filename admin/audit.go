@@ -13,6 +13,9 @@ import (
 // auditTimeout bounds recording one audit event.
 const auditTimeout = 5 * time.Second
 
+// auditDetailKey is the context key of an audit event's detail.
+const auditDetailKey = "sluice.admin.audit_detail"
+
 // audited is the middleware of a mutation route: when the handler answers
 // with a 2xx status, it records an audit event for action, just before the
 // status is written, so a client never sees a success whose event is not yet
@@ -33,6 +36,12 @@ func (s *Server) audited(action string) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// setAuditDetail gives the audit event of the current mutation a detail,
+// such as who a killed session belonged to. detail must never hold a secret.
+func setAuditDetail(c *echo.Context, detail string) {
+	c.Set(auditDetailKey, detail)
 }
 
 // auditTarget returns the path below /api/v1 of the resource a mutation
@@ -58,6 +67,9 @@ func (s *Server) recordAudit(c *echo.Context, action, target string) {
 		Remote:    c.RealIP(),
 		RequestID: requestID(c),
 		Result:    "ok",
+	}
+	if d, ok := c.Get(auditDetailKey).(string); ok {
+		ev.Detail = d
 	}
 	if err := s.svc.RecordAudit(ctx, ev); err != nil {
 		s.logger.Error("record audit event", "err", err, "action", action, "target", target,

@@ -50,8 +50,8 @@ func TestDefaultConfig(t *testing.T) {
 func TestNewRejects(t *testing.T) {
 	bad := DefaultConfig()
 	bad.Listen = ""
-	_, err := New(bad, &fakeService{}, nil)
+	_, err := New(bad, Deps{Service: &fakeService{}}, nil)
 	require.ErrorContains(t, err, "admin.listen")
-	_, err = New(DefaultConfig(), nil, nil)
+	_, err = New(DefaultConfig(), Deps{}, nil)
 	require.ErrorContains(t, err, "nil Service")
 }

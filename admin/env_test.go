@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/defender"
+	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/store"
 	"github.com/stretchr/testify/require"
 )
@@ -20,9 +22,17 @@ var _ Service = (*credentials.Service)(nil)
 // file in a temporary directory, with a client authenticated by the global
 // api-token "root".
 type testEnv struct {
-	svc  *credentials.Service
-	c    *apiClient
-	logs *syncBuffer
+	svc    *credentials.Service
+	db     *store.DB
+	dir    string // the data directory
+	c      *apiClient
+	logs   *syncBuffer
+	logger *slog.Logger
+
+	// The optional dependencies, set by newOpsEnv.
+	intake   *pipeline.Intake
+	defender *defender.Defender
+	sessions *fakeSessions
 }
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
@@ -44,9 +54,17 @@ func (b *syncBuffer) String() string {
 }
 
 // newTestEnv starts an admin API with cfg (DefaultConfig when nil) over a
-// fresh store. At the end of the test it checks that no secret the client
-// was told about reached the log.
+// fresh store, without the optional dependencies. At the end of the test it
+// checks that no secret the client was told about reached the log.
 func newTestEnv(t *testing.T, cfg *Config) *testEnv {
+	t.Helper()
+	return startEnv(t, cfg, nil)
+}
+
+// startEnv is newTestEnv; when deps is not nil it is called once the store
+// and the service exist, to set the optional dependencies on env and return
+// them.
+func startEnv(t *testing.T, cfg *Config, deps func(env *testEnv) Deps) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	logs := &syncBuffer{}
@@ -72,12 +90,18 @@ func newTestEnv(t *testing.T, cfg *Config) *testEnv {
 		d := DefaultConfig()
 		cfg = &d
 	}
-	s, err := New(*cfg, svc, logger)
+	env := &testEnv{svc: svc, db: db, dir: dir, logs: logs, logger: logger}
+	d := Deps{}
+	if deps != nil {
+		d = deps(env)
+	}
+	d.Service = svc
+	s, err := New(*cfg, d, logger)
 	require.NoError(t, err)
 	c := newAPIClient(t, s)
 	c.token = string(token)
 	c.v.secret(string(token))
-	env := &testEnv{svc: svc, c: c, logs: logs}
+	env.c = c
 	t.Cleanup(func() {
 		out := logs.String()
 		for _, s := range c.v.secretList() {

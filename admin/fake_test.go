@@ -69,7 +69,7 @@ func (f *fakeService) RecordAudit(_ context.Context, e credentials.AuditEvent) e
 // newFakeServer returns a Server with the default config over svc.
 func newFakeServer(t *testing.T, svc Service) *Server {
 	t.Helper()
-	s, err := New(DefaultConfig(), svc, slog.New(slog.DiscardHandler))
+	s, err := New(DefaultConfig(), Deps{Service: svc}, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	return s
 }

@@ -38,6 +38,12 @@ func httpError(status int, format string, args ...any) error {
 	return echo.NewHTTPError(status, fmt.Sprintf(format, args...))
 }
 
+// unavailable answers a route whose component this server was built without
+// (see Deps).
+func unavailable(component string) error {
+	return httpError(http.StatusServiceUnavailable, "this server runs no %s: the route is not available here", component)
+}
+
 // errUnauthorized is the one answer to every failed authentication: it does
 // not say which check failed.
 var errUnauthorized = echo.NewHTTPError(http.StatusUnauthorized, "missing, invalid or expired bearer credentials")

@@ -30,6 +30,10 @@ func (s *Server) routes() []route {
 		feed        = account + "/feeds/:feed"
 		globalCreds = apiPrefix + "/credentials"
 		globalCred  = globalCreds + "/:name"
+		uploads     = apiPrefix + "/uploads"
+		bans        = apiPrefix + "/defender/bans"
+		lockouts    = apiPrefix + "/defender/lockouts"
+		sessions    = apiPrefix + "/sessions"
 	)
 	return []route{
 		{method: http.MethodGet, path: "/healthz", handler: s.healthz, public: true},
@@ -61,6 +65,17 @@ func (s *Server) routes() []route {
 		{method: http.MethodDelete, path: globalCred, handler: s.deleteCredential, action: "credential.delete"},
 
 		{method: http.MethodGet, path: apiPrefix + "/audit", handler: s.listAudit},
+
+		{method: http.MethodGet, path: uploads, handler: s.listUploads},
+		{method: http.MethodGet, path: uploads + "/:id", handler: s.getUpload},
+
+		{method: http.MethodGet, path: bans, handler: s.listBans},
+		{method: http.MethodDelete, path: bans + "/:addr", handler: s.liftBan, action: "ban.lift"},
+		{method: http.MethodGet, path: lockouts, handler: s.listLockouts},
+		{method: http.MethodDelete, path: lockouts + "/:account", handler: s.unlockAccount, action: "lockout.lift"},
+
+		{method: http.MethodGet, path: sessions, handler: s.listSessions},
+		{method: http.MethodDelete, path: sessions + "/:id", handler: s.killSession, action: "session.kill"},
 	}
 }
 

@@ -18,20 +18,40 @@ import (
 // Server is the admin HTTP API. It is safe for concurrent use; Serve may be
 // called once.
 type Server struct {
-	cfg     Config
-	svc     Service
-	logger  *slog.Logger
-	echo    *echo.Echo
-	openapi []byte // the OpenAPI document as JSON
+	cfg      Config
+	svc      Service
+	uploads  Uploads  // nil: the upload routes answer 503
+	defender Defender // nil: the defender routes answer 503
+	sessions Sessions // nil: the session routes answer 503
+	logger   *slog.Logger
+	echo     *echo.Echo
+	openapi  []byte // the OpenAPI document as JSON
 }
 
-// New validates cfg and returns a Server answering with svc. A nil logger
+// Deps are the components the admin API answers with. Service is required.
+// The others are optional: a server without one still serves (and documents)
+// its routes, which answer 503 with a problem naming the missing component,
+// so that a process that runs no SFTP server or intake says so instead of
+// pretending the routes do not exist.
+type Deps struct {
+	// Service manages accounts, credentials, feeds and the audit trail, and
+	// authenticates admin requests.
+	Service Service
+	// Uploads backs /api/v1/uploads.
+	Uploads Uploads
+	// Defender backs /api/v1/defender/bans and /api/v1/defender/lockouts.
+	Defender Defender
+	// Sessions backs /api/v1/sessions.
+	Sessions Sessions
+}
+
+// New validates cfg and returns a Server answering with deps. A nil logger
 // discards logs.
-func New(cfg Config, svc Service, logger *slog.Logger) (*Server, error) {
+func New(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if svc == nil {
+	if deps.Service == nil {
 		return nil, errors.New("admin: nil Service")
 	}
 	if logger == nil {
@@ -41,7 +61,15 @@ func New(cfg Config, svc Service, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, svc: svc, logger: logger.With("component", "admin"), openapi: doc}
+	s := &Server{
+		cfg:      cfg,
+		svc:      deps.Service,
+		uploads:  deps.Uploads,
+		defender: deps.Defender,
+		sessions: deps.Sessions,
+		logger:   logger.With("component", "admin"),
+		openapi:  doc,
+	}
 	e := echo.NewWithConfig(echo.Config{
 		Logger:           s.logger,
 		HTTPErrorHandler: s.handleError,

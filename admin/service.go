@@ -2,14 +2,18 @@ package admin
 
 import (
 	"context"
+	"net/netip"
+	"time"
 
 	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/defender"
+	"github.com/sluicehq/sluice/pipeline"
 )
 
-// Service is everything the admin API needs from the rest of Sluice; it is
-// the union of the small interfaces below. *credentials.Service implements
-// it. Implementations must be safe for concurrent use; every method may block
-// on the store. Errors are classified by statusFor: credentials.ErrNotFound,
+// Service is what the admin API needs from the credential store; it is the
+// union of the small interfaces below. *credentials.Service implements it.
+// Implementations must be safe for concurrent use; every method may block on
+// the store. Errors are classified by statusFor: credentials.ErrNotFound,
 // credentials.ErrConflict, *credentials.ValidationError and
 // credentials.ErrUnauthenticated are shown to the client, anything else is
 // logged and answered with a generic 500.
@@ -83,4 +87,46 @@ type Authenticator interface {
 // Readiness reports whether the store answers.
 type Readiness interface {
 	Ready(ctx context.Context) error
+}
+
+// Uploads reads the uploads the pipeline's intake recorded.
+// *pipeline.Intake implements it. Upload returns an error wrapping
+// credentials.ErrNotFound for an unknown id; Uploads returns a
+// *credentials.ValidationError for an unknown status or a bad cursor. Both
+// must be safe for concurrent use and may block on the store.
+type Uploads interface {
+	Upload(ctx context.Context, id string) (pipeline.Upload, error)
+	Uploads(ctx context.Context, f pipeline.UploadFilter, p credentials.Page) ([]pipeline.Upload, string, error)
+}
+
+// Defender lists and lifts the SFTP brute-force defender's address bans and
+// account lockouts. *defender.Defender implements it. Lift and Unlock report
+// whether the address was banned or the account locked. Its methods must be
+// safe for concurrent use and must not block.
+type Defender interface {
+	Bans() []defender.Ban
+	Lift(addr netip.Addr) bool
+	Lockouts() []defender.Lockout
+	Unlock(account string) bool
+}
+
+// Sessions lists and ends the SFTP server's authenticated sessions. Kill
+// ends session id at once and reports whether it existed. Its methods must
+// be safe for concurrent use and must not block for long.
+type Sessions interface {
+	Sessions() []Session
+	Kill(id string) bool
+}
+
+// Session describes one authenticated SFTP session, as the admin API shows
+// it. It is a plain value: the SFTP server's own type converts to it where
+// the two are wired together.
+type Session struct {
+	ID             string         // also the "session" of log lines
+	Account        string         // account name
+	Remote         netip.AddrPort // client address
+	ClientVersion  string         // e.g. "SSH-2.0-OpenSSH_9.2p1", sanitized
+	Method         string         // "password", "publickey" or "publickey,password"
+	KeyFingerprint string         // SHA256:… of a key login, else ""
+	Started        time.Time      // when the login succeeded
 }

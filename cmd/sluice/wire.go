@@ -124,7 +124,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer sftpSrv.Close()
-	api, err := admin.New(cfg.Admin, a.svc, logger)
+	api, err := admin.New(cfg.Admin, admin.Deps{
+		Service:  a.svc,
+		Uploads:  intake,
+		Defender: def,
+		Sessions: adminSessions{sftpSrv},
+	}, logger)
 	if err != nil {
 		return err
 	}
