@@ -1,0 +1,164 @@
+package blob
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/sluicehq/sluice/pipeline"
+)
+
+// Dir is a pipeline.Blobs on local disk: blob "a/b" is the file a/b under
+// the folder, every path resolved through an os.Root. A blob becomes visible
+// only when its writer commits: it is written to a hidden temporary file,
+// fsynced, and renamed into place. Dir is safe for concurrent use.
+type Dir struct {
+	root *os.Root
+}
+
+var _ pipeline.Blobs = (*Dir)(nil)
+
+// Open returns a Dir storing blobs under dir, creating it if needed.
+func Open(dir string) (*Dir, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create blob folder %q: %w", dir, err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open blob folder %q: %w", dir, err)
+	}
+	return &Dir{root: root}, nil
+}
+
+// Close releases the folder.
+func (d *Dir) Close() error { return d.root.Close() }
+
+// checkKey reports whether key is a valid blob key.
+func checkKey(key string) error {
+	if key == "" || len(key) > 1024 || path.Clean(key) != key || strings.HasPrefix(key, "/") {
+		return fmt.Errorf("invalid blob key %q", key)
+	}
+	for _, elem := range strings.Split(key, "/") {
+		if elem == "." || elem == ".." || strings.HasPrefix(elem, ".tmp-") {
+			return fmt.Errorf("invalid blob key %q", key)
+		}
+		for _, r := range elem {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+				return fmt.Errorf("invalid blob key %q", key)
+			}
+		}
+	}
+	return nil
+}
+
+// Open opens blob key for reading.
+func (d *Dir) Open(_ context.Context, key string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	f, err := d.root.Open(key)
+	if err != nil {
+		return nil, fmt.Errorf("open blob: %w", err)
+	}
+	return f, nil
+}
+
+// Create starts writing blob key.
+func (d *Dir) Create(_ context.Context, key string) (pipeline.BlobWriter, error) {
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	dir := path.Dir(key)
+	if dir != "." {
+		if err := d.root.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("create blob folder %q: %w", dir, err)
+		}
+	}
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path.Join(dir, ".tmp-"+hex.EncodeToString(rnd[:])+"-"+path.Base(key))
+	f, err := d.root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create blob %q: %w", key, err)
+	}
+	return &writer{d: d, f: f, tmp: tmp, key: key}, nil
+}
+
+// Remove deletes blob key; a missing blob is not an error.
+func (d *Dir) Remove(_ context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := d.root.Remove(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove blob: %w", err)
+	}
+	return nil
+}
+
+// writer writes one blob into its temporary file.
+type writer struct {
+	d        *Dir
+	f        *os.File
+	tmp, key string
+	done     bool
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, fmt.Errorf("write blob %q: already committed or aborted", w.key)
+	}
+	return w.f.Write(p)
+}
+
+// Commit fsyncs the blob, renames it into place and fsyncs its folder.
+func (w *writer) Commit() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if err := w.f.Sync(); err != nil {
+		w.abort()
+		return fmt.Errorf("sync blob %q: %w", w.key, err)
+	}
+	if err := w.f.Close(); err != nil {
+		w.abort()
+		return fmt.Errorf("close blob %q: %w", w.key, err)
+	}
+	if err := w.d.root.Rename(w.tmp, w.key); err != nil {
+		_ = w.d.root.Remove(w.tmp)
+		return fmt.Errorf("commit blob %q: %w", w.key, err)
+	}
+	dir, err := w.d.root.Open(path.Dir(w.key))
+	if err != nil {
+		return fmt.Errorf("sync folder of blob %q: %w", w.key, err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		return fmt.Errorf("sync folder of blob %q: %w", w.key, err)
+	}
+	return nil
+}
+
+// Abort discards the blob.
+func (w *writer) Abort() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	return w.abort()
+}
+
+func (w *writer) abort() error {
+	w.f.Close()
+	if err := w.d.root.Remove(w.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("discard blob %q: %w", w.key, err)
+	}
+	return nil
+}
