@@ -333,6 +333,15 @@ func (c *conn) releaseAccount() {
 	}
 }
 
+// auditDetail says how a login was attempted: the method and, for keys,
+// the key's fingerprint.
+func auditDetail(method, fp string) string {
+	if fp == "" {
+		return "method=" + method
+	}
+	return "method=" + method + " fingerprint=" + fp
+}
+
 // record writes one audit event and one log line for an attempt. The audit
 // write is bounded by auditTimeout; a failure to write is logged, and the
 // login goes on.
@@ -365,6 +374,7 @@ func (c *conn) record(ctx context.Context, user, method, result, fp string, l *L
 		Remote:    c.remote.String(),
 		RequestID: c.id,
 		Result:    result,
+		Detail:    auditDetail(method, fp),
 	})
 	if err != nil {
 		c.logger.Warn("record audit event", "err", err)
