@@ -39,17 +39,21 @@ func (b *syncBuffer) String() string {
 
 // server is a `sluice serve` run in-process by the test.
 type server struct {
-	addr    string
-	dataDir string
-	logs    *syncBuffer
-	stop    func()
+	addr     string // admin API
+	sftpAddr string // SFTP server
+	dataDir  string
+	logs     *syncBuffer
+	stop     func()
 }
 
-var listeningAddr = regexp.MustCompile(`admin api listening"? addr=(\S+)`)
+var (
+	listeningAddr     = regexp.MustCompile(`admin api listening"? addr=(\S+)`)
+	sftpListeningAddr = regexp.MustCompile(`sftp server listening"? .*?addr=(\S+)`)
+)
 
-// startServer runs `sluice serve` with a fresh data dir and a random admin
-// port, and waits until the admin API answers. env adds environment
-// variables for the run.
+// startServer runs `sluice serve` with a fresh data dir and random admin
+// and SFTP ports, and waits until the admin API answers and the SFTP server
+// listens. env adds environment variables for the run.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	return restartServer(t, filepath.Join(t.TempDir(), "data"), env)
@@ -69,7 +73,7 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, io.Discard, logs) }()
 
-	var addr string
+	var addr, sftpAddr string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-done:
@@ -80,7 +84,8 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 			t.Fatalf("server did not become ready:\n%s", logs.String())
 		}
 		m := listeningAddr.FindStringSubmatch(logs.String())
-		if m == nil {
+		sm := sftpListeningAddr.FindStringSubmatch(logs.String())
+		if m == nil || sm == nil {
 			continue
 		}
 		resp, err := http.Get("http://" + m[1] + "/readyz")
@@ -89,12 +94,12 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 		}
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
-			addr = m[1]
+			addr, sftpAddr = m[1], sm[1]
 			break
 		}
 	}
 
-	s := &server{addr: addr, dataDir: dataDir, logs: logs}
+	s := &server{addr: addr, sftpAddr: sftpAddr, dataDir: dataDir, logs: logs}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
