@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,21 +40,21 @@ func (b *syncBuffer) String() string {
 
 // server is a `sluice serve` run in-process by the test.
 type server struct {
-	addr     string
-	sftpPort string
+	addr     string // admin API
+	sftpAddr string // SFTP server
 	dataDir  string
 	logs     *syncBuffer
 	stop     func()
 }
 
 var (
-	listeningAddr = regexp.MustCompile(`admin api listening"? addr=(\S+)`)
-	sftpAddr      = regexp.MustCompile(`sftp server listening"? .*addr=127\.0\.0\.1:(\d+)`)
+	listeningAddr     = regexp.MustCompile(`admin api listening"? addr=(\S+)`)
+	sftpListeningAddr = regexp.MustCompile(`sftp server listening"? .*?addr=(\S+)`)
 )
 
-// startServer runs `sluice serve` with a fresh data dir and a random admin
-// port, and waits until the admin API answers. env adds environment
-// variables for the run.
+// startServer runs `sluice serve` with a fresh data dir and random admin
+// and SFTP ports, and waits until the admin API answers and the SFTP server
+// listens. env adds environment variables for the run.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	return restartServer(t, filepath.Join(t.TempDir(), "data"), env)
@@ -73,7 +74,7 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, io.Discard, logs) }()
 
-	var addr string
+	var addr, sftpAddr string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-done:
@@ -84,7 +85,8 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 			t.Fatalf("server did not become ready:\n%s", logs.String())
 		}
 		m := listeningAddr.FindStringSubmatch(logs.String())
-		if m == nil {
+		sm := sftpListeningAddr.FindStringSubmatch(logs.String())
+		if m == nil || sm == nil {
 			continue
 		}
 		resp, err := http.Get("http://" + m[1] + "/readyz")
@@ -93,15 +95,12 @@ func restartServer(t *testing.T, dataDir string, env map[string]string) *server 
 		}
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
-			addr = m[1]
+			addr, sftpAddr = m[1], sm[1]
 			break
 		}
 	}
 
-	s := &server{addr: addr, dataDir: dataDir, logs: logs}
-	if m := sftpAddr.FindStringSubmatch(logs.String()); m != nil {
-		s.sftpPort = m[1]
-	}
+	s := &server{addr: addr, sftpAddr: sftpAddr, dataDir: dataDir, logs: logs}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
@@ -182,7 +181,9 @@ func TestREADMEExamples(t *testing.T) {
 	s := startServer(t, nil)
 	text := strings.ReplaceAll(script.String(), "http://127.0.0.1:8080", "http://"+s.addr)
 	text = strings.ReplaceAll(text, "go run ./cmd/sluice", bin)
-	text = strings.ReplaceAll(text, "sftp -P 2022 ", "sftp -P "+s.sftpPort+" ")
+	_, sftpPort, err := net.SplitHostPort(s.sftpAddr)
+	require.NoError(t, err)
+	text = strings.ReplaceAll(text, "sftp -P 2022 ", "sftp -P "+sftpPort+" ")
 	// Fail on any HTTP error, keep the body for the message.
 	prelude := "set -euo pipefail\ncurl() { command curl --fail-with-body \"$@\"; echo; }\n"
 	work := t.TempDir()
