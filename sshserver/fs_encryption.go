@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+
+	"github.com/sluicehq/sluice/pipeline"
 )
 
 // headSize is how much of a file isEncrypted reads.
@@ -40,24 +42,15 @@ func looksEncrypted(head []byte) bool {
 		return true
 	case bytes.HasPrefix(bytes.TrimLeft(head, " \t\r\n"), pgpArmor):
 		return true
-	case len(head) == 0 || head[0]&0x80 == 0:
+	}
+	// A binary OpenPGP message whose first packet can begin an encrypted
+	// message (session keys, marker, encrypted data); the packet's body is
+	// checked too, so text whose first byte has bit 7 set (UTF-8 "Ä" reads
+	// as a tag 3 header) does not pass.
+	switch tag, ok := pipeline.OpenPGPPacketTag(head); {
+	case !ok:
 		return false
-	}
-	// A binary OpenPGP packet header (RFC 9580, section 4.2): bit 7 set; bit 6
-	// tells the new format (tag in bits 5-0) from the legacy one (bits 5-2).
-	// Checking the tag keeps files that merely start with a high byte (a
-	// UTF-8 byte order mark, Latin-1 text) from passing.
-	tag := head[0] & 0x3f
-	if head[0]&0x40 == 0 {
-		tag = (head[0] >> 2) & 0x0f
-	}
-	switch tag {
-	case 1, // public-key encrypted session key
-		3,  // symmetric-key encrypted session key
-		9,  // symmetrically encrypted data (legacy)
-		10, // marker, which may precede the session keys
-		18, // symmetrically encrypted and integrity protected data
-		20: // AEAD encrypted data (GnuPG's OCB mode)
+	case tag == 1, tag == 3, tag == 10, tag == 18, tag == 20:
 		return true
 	}
 	return false

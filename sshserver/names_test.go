@@ -140,6 +140,8 @@ func TestLooksEncrypted(t *testing.T) {
 		{name: "csv", head: "id,email\n1,a@b.c\n", want: false},
 		{name: "csv with BOM", head: "\xef\xbb\xbfid,email\n", want: false},
 		{name: "latin-1", head: "\xe9t\xe9,prix\n", want: false},
+		{name: "utf-8 Ä (0xc3 reads as a tag 3 header)", head: "Änderung;Betrag\n", want: false},
+		{name: "windows-1252 Ä", head: "\xc4nderung;Betrag\n", want: false},
 		{name: "empty", head: "", want: false},
 		{name: "pk only", head: "PK", want: false},
 	}

@@ -110,7 +110,7 @@ func TestRequireEncryption(t *testing.T) {
 		{name: "plain csv refused", path: "/secure/x.csv", content: []byte("id,email\n1,a@b.c\n"), wantErr: true},
 		{name: "empty refused", path: "/secure/x.csv", content: nil, wantErr: true},
 		{name: "zip accepted", path: "/secure/x.zip", content: append([]byte("PK\x03\x04"), make([]byte, 100)...)},
-		{name: "binary pgp accepted", path: "/secure/sub/x.gpg", content: append([]byte{0x85, 0x01, 0x0c}, make([]byte, 100)...)},
+		{name: "binary pgp accepted", path: "/secure/sub/x.gpg", content: append([]byte{0x85, 0x01, 0x0c, 0x03}, make([]byte, 100)...)},
 		{name: "armored pgp accepted", path: "/secure/x.asc", content: []byte("-----BEGIN PGP MESSAGE-----\n\nhQEMA...\n")},
 		{name: "plain elsewhere accepted", path: "/open.csv", content: []byte("id\n1\n")},
 		{name: "prefix is not a folder", path: "/secure-not/x.csv", content: []byte("id\n1\n")},
