@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -439,9 +440,11 @@ func TestValidateHugeLine(t *testing.T) {
 		require.NoError(t, err)
 		src := &countingReader{r: &lineReader{head: head, n: 100 << 20}}
 		var rep *Report
+		start := time.Now()
 		mem := measureAlloc(func() {
 			rep, err = v.Validate(t.Context(), src, io.Discard)
 		})
+		t.Logf("refused in %v after reading %d bytes, %d bytes allocated", time.Since(start), src.n, mem)
 		require.NoError(t, err)
 		require.ErrorIs(t, rep.Err, ErrLineTooLong)
 		wantLine := "line 2 is longer than 1048576 bytes"
