@@ -1,13 +1,15 @@
 // Package pipeline takes every finished upload from the SFTP server to its
 // outcome and announces it on NATS JetStream.
 //
-// Intake is its entry point: it records an upload in the store and publishes
-// the upload's sluice.received CloudEvent. The upload row is the source of
-// truth and doubles as the outbox: it is inserted with published_at NULL,
-// marked once JetStream acknowledges the event, and a sweeper publishes every
-// row still unmarked, at start and periodically, with the upload id as
-// Nats-Msg-Id so that JetStream drops a second copy. A received upload is
-// never lost: not when NATS is down, not across a crash.
+// Intake is its entry point: it records an upload in the store and announces
+// it with a sluice.received CloudEvent. The upload row is the source of truth
+// and doubles as the outbox: Receive inserts it with published_at NULL and
+// returns without waiting for NATS; the publisher (Intake.RunSweeper), woken
+// by Receive, publishes the unmarked rows in batches, asynchronously, and
+// marks each batch once JetStream acknowledged it. It also sweeps at start
+// and periodically, and publishes with the upload id as Nats-Msg-Id so that
+// JetStream drops a second copy. A received upload is never lost: not when
+// NATS is down, not across a crash.
 //
 // EventStreamConfig describes the events stream importers consume (limits
 // retention, DESIGN.md's Events contract); cmd creates it with

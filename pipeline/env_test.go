@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicehq/sluice/credentials"
@@ -29,13 +30,13 @@ import (
 // on a loopback port, which it keeps across restarts together with its store
 // directory.
 type testNATS struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	port int
 	srv  *server.Server
 }
 
-func startNATS(t *testing.T) *testNATS {
+func startNATS(t testing.TB) *testNATS {
 	t.Helper()
 	n := &testNATS{t: t, dir: t.TempDir(), port: -1}
 	n.start()
@@ -75,11 +76,12 @@ func (n *testNATS) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.po
 
 // connect returns a JetStream context on a connection that reconnects
 // forever and fails publishes at once while disconnected, as broker's does,
-// after creating the events stream.
-func (n *testNATS) connect() (*nats.Conn, jetstream.JetStream) {
+// after creating the events stream. opts override those defaults.
+func (n *testNATS) connect(opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	n.t.Helper()
-	nc, err := nats.Connect(n.url(), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond),
-		nats.ReconnectBufSize(-1))
+	opts = append([]nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(20 * time.Millisecond),
+		nats.ReconnectBufSize(-1)}, opts...)
+	nc, err := nats.Connect(n.url(), opts...)
 	require.NoError(n.t, err)
 	n.t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
@@ -90,7 +92,7 @@ func (n *testNATS) connect() (*nats.Conn, jetstream.JetStream) {
 }
 
 // events returns every message in the events stream, in order.
-func events(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg {
+func events(t testing.TB, js jetstream.JetStream) []*jetstream.RawStreamMsg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -108,10 +110,70 @@ func events(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg {
 	return out
 }
 
+// waitEvents waits until the events stream holds n messages and returns
+// them; it fails the test when it holds more, or fewer after the deadline.
+func waitEvents(t testing.TB, js jetstream.JetStream, n int) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, EventsStream)
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		info, err := s.Info(ctx)
+		require.NoError(c, err)
+		require.GreaterOrEqual(c, info.State.Msgs, uint64(n))
+	}, 20*time.Second, 2*time.Millisecond, "%d events in the stream", n)
+	msgs := events(t, js)
+	require.Len(t, msgs, n, "no event more than expected")
+	return msgs
+}
+
+// waitPublished waits until no upload is left in the outbox.
+func waitPublished(t testing.TB, db *store.DB) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var n int
+		require.NoError(c, db.QueryRowContext(t.Context(), `SELECT count(*) FROM uploads WHERE published_at IS NULL`).Scan(&n))
+		require.Zero(c, n)
+	}, 20*time.Second, 2*time.Millisecond, "every upload marked published")
+}
+
+// waitUpload polls upload id until ok accepts it and returns it.
+func waitUpload(t testing.TB, in *Intake, id string, ok func(Upload) bool) Upload {
+	t.Helper()
+	var u Upload
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		got, err := in.Upload(t.Context(), id)
+		require.NoError(c, err)
+		require.True(c, ok(got), "upload %s: %+v", id, got)
+		u = got
+	}, 20*time.Second, 2*time.Millisecond)
+	return u
+}
+
+// runPublisher runs in's publisher until the test ends, with an interval
+// of an hour, so that whatever it publishes in a test it publishes because
+// it was woken or kicked.
+func runPublisher(t testing.TB, in *Intake) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.RunSweeper(ctx, time.Hour) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("RunSweeper did not return after cancel")
+		}
+	})
+}
+
 // testDB is a migrated, empty database of one driver.
 type testDB struct {
 	name string
-	open func(t *testing.T) *store.DB
+	open func(t testing.TB) *store.DB
 }
 
 // defaultPostgresDSN is tried when SLUICE_TEST_POSTGRES_DSN is not set.
@@ -120,9 +182,9 @@ const defaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disa
 // databases returns SQLite and, when a server answers, PostgreSQL (a fresh
 // schema per open). Without one it says so loudly; in CI with
 // SLUICE_TEST_POSTGRES_DSN set, an unreachable server fails the test.
-func databases(t *testing.T) []testDB {
+func databases(t testing.TB) []testDB {
 	t.Helper()
-	dbs := []testDB{{name: "sqlite", open: func(t *testing.T) *store.DB {
+	dbs := []testDB{{name: "sqlite", open: func(t testing.TB) *store.DB {
 		t.Helper()
 		db, err := store.Open(t.Context(), store.Config{Driver: store.SQLite, DSN: filepath.Join(t.TempDir(), "sluice.db")},
 			"", slog.New(slog.DiscardHandler))
@@ -149,7 +211,7 @@ func databases(t *testing.T) []testDB {
 		t.Logf("\n\n!!! SKIPPING THE POSTGRESQL VARIANT: %s\n!!! Set SLUICE_TEST_POSTGRES_DSN to a reachable server to run it.\n\n", msg)
 		return dbs
 	}
-	return append(dbs, testDB{name: "postgres", open: func(t *testing.T) *store.DB {
+	return append(dbs, testDB{name: "postgres", open: func(t testing.TB) *store.DB {
 		t.Helper()
 		schema := "sluice_test_" + randomHex(t, 8)
 		_, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema)
@@ -169,7 +231,7 @@ func databases(t *testing.T) []testDB {
 
 // withSearchPath adds a search_path run-time parameter to a URL or
 // key=value DSN.
-func withSearchPath(t *testing.T, dsn, schema string) string {
+func withSearchPath(t testing.TB, dsn, schema string) string {
 	t.Helper()
 	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
 		return dsn + " search_path=" + schema
@@ -189,7 +251,7 @@ func redactDSN(dsn string) string {
 	return "(SLUICE_TEST_POSTGRES_DSN)"
 }
 
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	_, err := rand.Read(b)
@@ -231,7 +293,7 @@ func testIntakeConfig() IntakeConfig {
 	return cfg
 }
 
-func newTestIntake(t *testing.T, db *store.DB, js jetstream.JetStream) *Intake {
+func newTestIntake(t testing.TB, db *store.DB, js jetstream.JetStream) *Intake {
 	t.Helper()
 	in, err := NewIntake(testIntakeConfig(), db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
 	require.NoError(t, err)
@@ -256,7 +318,7 @@ func newUpload(account, p, content string) Upload {
 }
 
 // unpublished returns the ids of uploads whose event is still in the outbox.
-func unpublished(t *testing.T, db *store.DB) []string {
+func unpublished(t testing.TB, db *store.DB) []string {
 	t.Helper()
 	rows, err := db.QueryContext(t.Context(), `SELECT id FROM uploads WHERE published_at IS NULL ORDER BY id`)
 	require.NoError(t, err)

@@ -97,11 +97,9 @@ func ReceivedEvent(u Upload, source string) (Event, error) {
 	})
 }
 
-// publishEvent publishes ev on subject into the events stream with msgID as
-// Nats-Msg-Id, and waits for JetStream's acknowledgement or the end of ctx.
-// A second publish of the same msgID within the stream's duplicates window is
-// acknowledged without being stored again.
-func publishEvent(ctx context.Context, js jetstream.JetStream, subject, msgID string, ev Event) (*jetstream.PubAck, error) {
+// eventMsg returns the message that carries ev on subject: the event as
+// structured-mode CloudEvents JSON.
+func eventMsg(subject string, ev Event) (*nats.Msg, error) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encode event %q: %w", ev.ID, err)
@@ -109,6 +107,19 @@ func publishEvent(ctx context.Context, js jetstream.JetStream, subject, msgID st
 	msg := nats.NewMsg(subject)
 	msg.Data = body
 	msg.Header.Set("Content-Type", ContentTypeCloudEvents)
+	return msg, nil
+}
+
+// publishEvent publishes ev on subject into the events stream with msgID as
+// Nats-Msg-Id, and waits for JetStream's acknowledgement or the end of ctx.
+// A second publish of the same msgID within the stream's duplicates window is
+// acknowledged without being stored again. The intake publishes its received
+// events asynchronously, in batches, instead (Intake.Sweep).
+func publishEvent(ctx context.Context, js jetstream.JetStream, subject, msgID string, ev Event) (*jetstream.PubAck, error) {
+	msg, err := eventMsg(subject, ev)
+	if err != nil {
+		return nil, err
+	}
 	ack, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID), jetstream.WithExpectStream(EventsStream))
 	if err != nil {
 		return nil, fmt.Errorf("publish event %q on %q: %w", ev.ID, subject, err)

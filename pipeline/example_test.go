@@ -79,5 +79,16 @@ func Example() {
 		return
 	}
 	fmt.Println(u.Status, u.Feed, u.Name(), u.PublishedAt != nil)
-	// Output: received default 2026-03.csv true
+
+	// Receive returned once the upload was recorded; the publisher, woken by
+	// it, announces it a moment later.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if u, err = in.Upload(ctx, u.ID); err != nil || u.PublishedAt != nil {
+			break
+		}
+	}
+	fmt.Println(u.PublishedAt != nil, err)
+	// Output:
+	// received default 2026-03.csv false
+	// true <nil>
 }

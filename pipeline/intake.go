@@ -2,12 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,13 +26,16 @@ type IntakeConfig struct {
 	// Node names this Sluice instance in the source of its events,
 	// /sluice/<node>.
 	Node string `yaml:"node" koanf:"node"`
-	// PublishTimeout bounds one publish of a received event. When it
-	// passes, the upload stays recorded and the sweeper publishes it later.
+	// PublishTimeout bounds the wait for JetStream to acknowledge one batch
+	// of received events. Events not acknowledged in time stay in the outbox
+	// and are published again later. It never delays Receive.
 	PublishTimeout time.Duration `yaml:"publish_timeout" koanf:"publish_timeout"`
-	// SweepInterval is the pause between two sweeps of the outbox.
+	// SweepInterval is the pause between two sweeps of the outbox when no
+	// upload arrives, and the longest pause between two retries while
+	// publishing fails.
 	SweepInterval time.Duration `yaml:"sweep_interval" koanf:"sweep_interval"`
-	// SweepBatch is the number of unpublished uploads a sweep reads at a
-	// time.
+	// SweepBatch is the number of unpublished uploads the publisher reads,
+	// publishes and marks published at a time.
 	SweepBatch int `yaml:"sweep_batch" koanf:"sweep_batch"`
 }
 
@@ -66,17 +72,22 @@ type FeedLookup interface {
 }
 
 // Intake records finished uploads and announces them with a received event.
-// It is safe for concurrent use.
+// Receive records; the publisher, RunSweeper, announces. It is safe for
+// concurrent use.
 type Intake struct {
 	cfg    IntakeConfig
 	db     *store.DB
-	js     jetstream.JetStream
+	pub    jetstream.JetStream // the intake's own publishing context, see NewIntake
 	feeds  FeedLookup
 	logger *slog.Logger
 	source string
 	now    func() time.Time
-	kick   chan struct{}
+	kick   chan struct{} // sweep now, even while backing off (Kick)
+	wake   chan struct{} // uploads were recorded (Receive)
 	writes chan struct{} // bounds concurrent writes, see writeSlots
+	stmts  sync.Map      // query → *sql.Stmt, see write
+	// sweepQuery reads a batch of the outbox, see unpublishedQuery.
+	sweepQuery string
 }
 
 // writeSlots bounds the intake's concurrent database writes. SQLite takes one
@@ -91,21 +102,81 @@ func writeSlots(driver string) int {
 	return 16
 }
 
-// write runs one write statement within a write slot.
+// write runs one write statement of constant text, such as the INSERT of
+// every upload, within a write slot, prepared (see prepared).
 func (in *Intake) write(ctx context.Context, query string, args ...any) error {
-	select {
-	case in.writes <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-in.writes }()
-	_, err := in.db.ExecContext(ctx, query, args...)
+	_, err := in.exec(ctx, true, query, args...)
 	return err
 }
 
+// exec runs one write statement within a write slot and returns the number
+// of rows it changed. With prepare, the statement is prepared once and kept
+// (see prepared), which only a bounded set of texts may ask for.
+func (in *Intake) exec(ctx context.Context, prepare bool, query string, args ...any) (int64, error) {
+	if err := in.acquire(ctx); err != nil {
+		return 0, err
+	}
+	defer in.release()
+	var (
+		res sql.Result
+		err error
+	)
+	if prepare {
+		// Prepared within the slot: a thousand first writes at once must
+		// not take a thousand connections.
+		var stmt *sql.Stmt
+		if stmt, err = in.prepared(ctx, query); err == nil {
+			res, err = stmt.ExecContext(ctx, args...)
+		}
+	} else {
+		res, err = in.db.ExecContext(ctx, query, args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// prepared returns the statement of query, preparing it on first use and
+// keeping it: SQLite spent a quarter of a small INSERT, and half of marking
+// one upload published, parsing the statement anew. query must come from a
+// small set of texts. The statements are closed with the database.
+func (in *Intake) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := in.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := in.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := in.stmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// acquire takes a write slot, waiting in line until one is free or ctx ends.
+func (in *Intake) acquire(ctx context.Context) error {
+	select {
+	case in.writes <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release frees a write slot taken by acquire.
+func (in *Intake) release() { <-in.writes }
+
 // NewIntake returns an Intake that records uploads in db, publishes their
-// events through js into the events stream (which must exist, see
+// events over js's connection into the events stream (which must exist, see
 // EventStreamConfig) and resolves their feed with feeds.
+//
+// The intake publishes through a JetStream context of its own on that
+// connection, whose asynchronous publishes time out after the publish
+// timeout: an acknowledgement that never comes then frees its slot instead of
+// pinning it, and the intake's pending publishes are its own.
 func NewIntake(cfg IntakeConfig, db *store.DB, js jetstream.JetStream, feeds FeedLookup, logger *slog.Logger) (*Intake, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -113,31 +184,42 @@ func NewIntake(cfg IntakeConfig, db *store.DB, js jetstream.JetStream, feeds Fee
 	if db == nil || js == nil || feeds == nil || logger == nil {
 		return nil, errors.New("new intake: db, jetstream, feed lookup and logger are required")
 	}
+	// Publishing needs neither the API prefix nor the domain of js: a
+	// publish goes to the event's subject, its ack to the connection's inbox.
+	pub, err := jetstream.New(js.Conn(), jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("new intake: publishing context: %w", err)
+	}
 	return &Intake{
 		cfg:    cfg,
 		db:     db,
-		js:     js,
+		pub:    pub,
 		feeds:  feeds,
 		logger: logger.With("component", "intake"),
 		source: "/sluice/" + cfg.Node,
 		now:    time.Now,
 		kick:   make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1),
 		writes: make(chan struct{}, writeSlots(db.Driver())),
+
+		sweepQuery: unpublishedQuery(cfg.SweepBatch),
 	}, nil
 }
 
-// Receive records the finished upload u and publishes its received event.
-// The caller fills in Account, Path, File, Size, SHA256 and, where known,
-// SessionID, Remote, ClientVersion and ReceivedAt (the close time; now when
-// zero). Receive assigns the id, the feed ("" when no feed's folder holds the
-// path) and the status received, and returns the recorded upload.
+// Receive records the finished upload u and wakes the publisher
+// (RunSweeper), which publishes its received event. The caller fills in
+// Account, Path, File, Size, SHA256 and, where known, SessionID, Remote,
+// ClientVersion and ReceivedAt (the close time; now when zero). Receive
+// assigns the id, the feed ("" when no feed's folder holds the path) and the
+// status received, and returns the upload as recorded: PublishedAt nil,
+// PublishAttempts 0.
 //
 // Receive fails when u is incomplete, its feed cannot be looked up or the
-// row cannot be written. Once the row is recorded it succeeds: when the event
-// cannot be published within the configured publish timeout (NATS down, no
-// stream) it logs a warning, returns the upload with PublishedAt nil and
-// leaves the event to the sweeper. It blocks for a feed lookup, one or two
-// database writes and at most the publish timeout.
+// row cannot be written. Once it returns nil the upload is durably recorded
+// together with its outbox entry, and its event will be published: by the
+// running publisher within milliseconds while NATS is up, later when it is
+// not, by the sweep at the next start after a crash. Receive never waits for
+// NATS: it blocks for a feed lookup and one database write.
 func (in *Intake) Receive(ctx context.Context, u Upload) (Upload, error) {
 	if err := checkUpload(u); err != nil {
 		return Upload{}, err
@@ -162,18 +244,9 @@ func (in *Intake) Receive(ctx context.Context, u Upload) (Upload, error) {
 	if err := in.insertUpload(ctx, u); err != nil {
 		return Upload{}, err
 	}
+	in.wakePublisher()
 	in.logger.Info("upload received", "upload", u.ID, "account", u.Account, "feed", u.Feed, "path", u.Path,
 		"size", u.Size, "session", u.SessionID)
-
-	// The upload is recorded: from here on nothing may fail it, and a client
-	// that disconnects right after its close must not cancel the publish.
-	pctx := context.WithoutCancel(ctx)
-	if at, err := in.publish(pctx, u); err != nil {
-		in.logger.Warn("received event not published; the sweeper will retry", "upload", u.ID, "err", err)
-		u.PublishAttempts, u.LastError = 1, err.Error()
-	} else {
-		u.PublishedAt, u.PublishAttempts = &at, 1
-	}
 	return u, nil
 }
 
@@ -195,50 +268,58 @@ func checkUpload(u Upload) error {
 	return nil
 }
 
-// publish publishes u's received event, waiting at most the publish timeout
-// for the acknowledgement, and records the outcome on u's row. It returns
-// the time it marked the upload published.
-func (in *Intake) publish(ctx context.Context, u Upload) (time.Time, error) {
-	if err := in.publishOnly(ctx, u); err != nil {
-		in.markFailed(ctx, u.ID, err)
-		return time.Time{}, err
-	}
-	at := in.now().UTC().Truncate(time.Microsecond)
-	if err := in.markPublished(ctx, at, u.ID); err != nil {
-		// The event is out; the sweeper will publish it again and JetStream
-		// will drop the copy as a duplicate.
-		in.logger.Warn("published upload not marked; it will be published again", "upload", u.ID, "err", err)
-	}
-	return at, nil
-}
+// preparedMarks is the largest batch marked published by a prepared
+// statement: one text per batch size, and with a steady stream of uploads
+// most batches are small; a larger batch pays for its parse with its size.
+const preparedMarks = 16
 
-// markPublished sets published_at on the still unpublished uploads ids.
-func (in *Intake) markPublished(ctx context.Context, at time.Time, ids ...string) error {
+// markPublished sets published_at on those of uploads ids still
+// unpublished, in one statement, and returns how many it marked.
+func (in *Intake) markPublished(ctx context.Context, at time.Time, ids ...string) (int, error) {
 	if len(ids) == 0 {
-		return nil
+		return 0, nil
 	}
-	args := []any{at.UnixMicro()}
-	ph := make([]string, len(ids))
-	for i, id := range ids {
-		args = append(args, id)
-		ph[i] = fmt.Sprintf("$%d", i+2)
-	}
-	err := in.write(ctx, `UPDATE uploads SET published_at = $1, publish_attempts = publish_attempts + 1,
-		last_error = '' WHERE published_at IS NULL AND id IN (`+strings.Join(ph, ", ")+`)`, args...)
+	n, err := in.exec(ctx, len(ids) <= preparedMarks, `UPDATE uploads SET published_at = $1, publish_attempts = publish_attempts + 1,
+		last_error = '' WHERE published_at IS NULL AND id IN (`+placeholders(2, len(ids))+`)`, idArgs(at.UnixMicro(), ids)...)
 	if err != nil {
-		return fmt.Errorf("mark %d uploads published: %w", len(ids), err)
+		return 0, fmt.Errorf("mark %d uploads published: %w", len(ids), err)
 	}
-	return nil
+	return int(n), nil
 }
 
-// markFailed counts a failed publish of upload id and keeps its error.
-func (in *Intake) markFailed(ctx context.Context, id string, cause error) {
-	// Recorded even when ctx just ended: the count tells operators why.
-	err := in.write(context.WithoutCancel(ctx), `UPDATE uploads SET publish_attempts = publish_attempts + 1, last_error = $1
-		WHERE id = $2 AND published_at IS NULL`, truncate(cause.Error(), 1000), id)
-	if err != nil {
-		in.logger.Warn("publish failure not recorded", "upload", id, "err", err)
+// markFailed counts a failed publish of the still unpublished uploads ids and
+// keeps its error, in one statement.
+func (in *Intake) markFailed(ctx context.Context, cause error, ids ...string) {
+	if len(ids) == 0 {
+		return
 	}
+	// Recorded even when ctx just ended: the count tells operators why.
+	_, err := in.exec(context.WithoutCancel(ctx), false, `UPDATE uploads SET publish_attempts = publish_attempts + 1,
+		last_error = $1 WHERE published_at IS NULL AND id IN (`+placeholders(2, len(ids))+`)`,
+		idArgs(truncate(cause.Error(), 1000), ids)...)
+	if err != nil {
+		in.logger.Warn("publish failure not recorded", "uploads", len(ids), "first", ids[0], "err", err)
+	}
+}
+
+// placeholders returns n numbered placeholders from $first, comma-separated.
+func placeholders(first, n int) string {
+	ph := make([]string, n)
+	for i := range ph {
+		ph[i] = "$" + strconv.Itoa(first+i)
+	}
+	return strings.Join(ph, ", ")
+}
+
+// idArgs returns the arguments of a statement whose first argument is first
+// and whose next ones are ids.
+func idArgs(first any, ids []string) []any {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, first)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return args
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,17 @@ func TestSweepPublishesOldestFirst(t *testing.T) {
 			for i, m := range msgs {
 				require.Equal(t, want[i].ID, m.Header.Get("Nats-Msg-Id"), "oldest first")
 			}
+			marks := map[time.Time]int{}
+			for _, u := range want {
+				got, err := in.Upload(t.Context(), u.ID)
+				require.NoError(t, err)
+				require.NotNil(t, got.PublishedAt)
+				require.Equal(t, 1, got.PublishAttempts)
+				require.Empty(t, got.LastError)
+				marks[*got.PublishedAt]++
+			}
+			batches := (len(want) + testIntakeConfig().SweepBatch - 1) / testIntakeConfig().SweepBatch
+			require.LessOrEqual(t, len(marks), batches, "one UPDATE per batch")
 		})
 	}
 }
@@ -60,8 +72,9 @@ func TestSweepRacesPublishOnce(t *testing.T) {
 			in := newTestIntake(t, db, js)
 			crashed := recordOnly(t, in, 40)
 
-			// Sweeps race each other, Receive and the publish a recovering
-			// Receive would make of the crashed uploads.
+			// Sweeps race each other, the publisher (which starts with what
+			// the crash left) and Receives that wake it.
+			runPublisher(t, in)
 			var wg sync.WaitGroup
 			received := make(chan Upload, 40)
 			for range 4 {
@@ -76,17 +89,13 @@ func TestSweepRacesPublishOnce(t *testing.T) {
 					assert.NoError(t, err)
 					received <- u
 				})
-				wg.Go(func() {
-					_, err := in.publish(t.Context(), crashed[i])
-					assert.NoError(t, err)
-				})
 			}
 			wg.Wait()
 			close(received)
+			waitPublished(t, db)
 			n, err := in.Sweep(t.Context())
 			require.NoError(t, err)
 			require.Zero(t, n)
-			require.Empty(t, unpublished(t, db))
 
 			wantIDs := map[string]bool{}
 			for _, u := range crashed {
@@ -95,8 +104,7 @@ func TestSweepRacesPublishOnce(t *testing.T) {
 			for u := range received {
 				wantIDs[u.ID] = true
 			}
-			msgs := events(t, js)
-			require.Len(t, msgs, 80, "every upload published once, whoever won the race")
+			msgs := waitEvents(t, js, 80)
 			for _, m := range msgs {
 				id := m.Header.Get("Nats-Msg-Id")
 				require.True(t, wantIDs[id], "event %s published twice or unknown", id)
@@ -130,6 +138,42 @@ func TestSweepStopsWhenNATSIsDown(t *testing.T) {
 	require.Equal(t, sweepGiveUp, attempts, "the sweep gave up instead of trying every upload")
 }
 
+// TestSweepWithoutStream: acknowledgements that fail (here: no stream takes
+// the subject) are recorded on every upload of the batch; once the stream
+// exists, the next sweep publishes them.
+func TestSweepWithoutStream(t *testing.T) {
+	_, js := startNATS(t).connect()
+	require.NoError(t, js.DeleteStream(t.Context(), EventsStream))
+	db := databases(t)[0].open(t)
+	cfg := testIntakeConfig()
+	cfg.PublishTimeout = 5 * time.Second // longer than the client's retries on no responders
+	in, err := NewIntake(cfg, db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	require.NoError(t, err)
+	want := recordOnly(t, in, cfg.SweepBatch)
+
+	n, err := in.Sweep(t.Context())
+	require.ErrorContains(t, err, "publishes in a row failed")
+	require.Zero(t, n)
+	for _, u := range want {
+		got, err := in.Upload(t.Context(), u.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.PublishedAt)
+		require.Equal(t, 1, got.PublishAttempts, "the whole batch was sent, and failed")
+		require.Contains(t, got.LastError, `publish on "sluice.received.acme"`)
+	}
+
+	_, err = js.CreateStream(t.Context(), EventStreamConfig(DefaultEventsConfig()))
+	require.NoError(t, err)
+	n, err = in.Sweep(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, len(want), n)
+	msgs := events(t, js)
+	require.Len(t, msgs, len(want))
+	for i, m := range msgs {
+		require.Equal(t, want[i].ID, m.Header.Get("Nats-Msg-Id"))
+	}
+}
+
 func TestSweepStopsWhenContextEnds(t *testing.T) {
 	_, js := startNATS(t).connect()
 	db := databases(t)[0].open(t)
@@ -160,10 +204,9 @@ func TestRunSweeper(t *testing.T) {
 
 	srv.restart()
 	require.Eventually(t, nc.IsConnected, 10*time.Second, 5*time.Millisecond)
-	in.Kick() // as cmd does from the broker's reconnect callback
-	require.Eventually(t, func() bool { return len(unpublished(t, db)) == 0 }, 10*time.Second, 10*time.Millisecond,
-		"a kick sweeps without waiting for the hour")
-	require.Len(t, events(t, js), 1)
+	in.Kick()            // as cmd does from the broker's reconnect callback
+	waitPublished(t, db) // a kick sweeps without waiting for the hour or the back-off
+	waitEvents(t, js, 1)
 
 	cancel()
 	select {
@@ -184,9 +227,39 @@ func TestRunSweeperSweepsAtStart(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- in.RunSweeper(ctx, time.Hour) }()
-	require.Eventually(t, func() bool { return len(unpublished(t, db)) == 0 }, 10*time.Second, 10*time.Millisecond)
+	waitPublished(t, db)
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestPublisherBacksOff: while NATS is down, a stream of Receives does not
+// make the publisher retry once per upload; it retries after 100 ms, then
+// 200 ms, and so on.
+func TestPublisherBacksOff(t *testing.T) {
+	srv := startNATS(t)
+	nc, js := srv.connect()
+	db := databases(t)[0].open(t)
+	in := newTestIntake(t, db, js)
+	srv.stop()
+	require.Eventually(t, func() bool { return !nc.IsConnected() }, 5*time.Second, 5*time.Millisecond)
+
+	started := time.Now()
+	runPublisher(t, in)
+	const uploads = 200
+	for i := range uploads {
+		_, err := in.Receive(t.Context(), newUpload("acme", fmt.Sprintf("/orders/%03d.csv", i), "x"))
+		require.NoError(t, err)
+	}
+	var attempts int
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT sum(publish_attempts) FROM uploads`).Scan(&attempts))
+	elapsed := time.Since(started)
+	// Each failed sweep tries sweepGiveUp publishes; without back-off there
+	// would be one sweep per Receive.
+	sweeps := 1 + int(elapsed/minBackoff)
+	t.Logf("%d publish attempts for %d uploads in %s", attempts, uploads, elapsed)
+	require.LessOrEqual(t, attempts, sweepGiveUp*sweeps)
+	require.Positive(t, attempts, "failures are recorded")
+	require.Len(t, unpublished(t, db), uploads)
 }
 
 func TestKickNeverBlocks(t *testing.T) {
@@ -194,6 +267,8 @@ func TestKickNeverBlocks(t *testing.T) {
 	in := newTestIntake(t, databases(t)[0].open(t), js)
 	for range 10 {
 		in.Kick()
+		in.wakePublisher()
 	}
 	require.Len(t, in.kick, 1, "kicks coalesce")
+	require.Len(t, in.wake, 1, "wakes coalesce")
 }

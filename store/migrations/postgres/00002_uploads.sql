@@ -23,6 +23,11 @@ CREATE TABLE uploads (
     publish_attempts  BIGINT  NOT NULL DEFAULT 0,
     last_error        TEXT    NOT NULL DEFAULT ''      -- last publish error, '' after a success
 );
+-- Every index costs a page write on every insert (the hot path of a closed
+-- upload): only those the queries need. The admin API lists uploads newest
+-- first by account, by status, or both; the outbox sweep reads the
+-- unpublished ones oldest first, and the partial index holds only the few
+-- rows whose event is not yet acknowledged.
 CREATE INDEX uploads_account ON uploads (account, id);
 CREATE INDEX uploads_status ON uploads (status, id);
 CREATE INDEX uploads_unpublished ON uploads (id) WHERE published_at IS NULL;
