@@ -90,6 +90,11 @@ func (env *testEnv) receive(t *testing.T, account, p, content string) pipeline.U
 		ClientVersion: "SSH-2.0-OpenSSH_9.2p1",
 	})
 	require.NoError(t, err)
+	// Receive leaves publishing to the outbox publisher; sweep it out now.
+	_, err = env.intake.Sweep(t.Context())
+	require.NoError(t, err)
+	u, err = env.intake.Upload(t.Context(), u.ID)
+	require.NoError(t, err)
 	require.NotNil(t, u.PublishedAt, "the received event was published")
 	return u
 }
