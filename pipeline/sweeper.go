@@ -95,16 +95,7 @@ func (in *Intake) unpublished(ctx context.Context, after string) ([]Upload, erro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []Upload
-	for rows.Next() {
-		u, err := scanUpload(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanUploads(rows)
 }
 
 // batchResult is the outcome of publishing one batch.

@@ -132,6 +132,11 @@ func queryUploads(ctx context.Context, db *store.DB, query string, args ...any) 
 	if err != nil {
 		return nil, err
 	}
+	return scanUploads(rows)
+}
+
+// scanUploads reads every row of rows (uploadColumns) and closes it.
+func scanUploads(rows *sql.Rows) ([]Upload, error) {
 	defer rows.Close()
 	var out []Upload
 	for rows.Next() {
