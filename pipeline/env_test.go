@@ -2,16 +2,11 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +19,7 @@ import (
 
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/store"
+	"github.com/sluicehq/sluice/store/storetest"
 )
 
 // testNATS is a real nats-server with JetStream running in the test process
@@ -170,94 +166,9 @@ func runPublisher(t testing.TB, in *Intake) {
 	})
 }
 
-// testDB is a migrated, empty database of one driver.
-type testDB struct {
-	name string
-	open func(t testing.TB) *store.DB
-}
-
-// defaultPostgresDSN is tried when SLUICE_TEST_POSTGRES_DSN is not set.
-const defaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// databases returns SQLite and, when a server answers, PostgreSQL (a fresh
-// schema per open). Without one it says so loudly; in CI with
-// SLUICE_TEST_POSTGRES_DSN set, an unreachable server fails the test.
-func databases(t testing.TB) []testDB {
-	t.Helper()
-	dbs := []testDB{{name: "sqlite", open: func(t testing.TB) *store.DB {
-		t.Helper()
-		db, err := store.Open(t.Context(), store.Config{Driver: store.SQLite, DSN: filepath.Join(t.TempDir(), "sluice.db")},
-			"", slog.New(slog.DiscardHandler))
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, db.Close()) })
-		return db
-	}}}
-
-	dsn := os.Getenv("SLUICE_TEST_POSTGRES_DSN")
-	explicit := dsn != ""
-	if !explicit {
-		dsn = defaultPostgresDSN
-	}
-	admin, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, admin.Close()) })
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		msg := fmt.Sprintf("PostgreSQL at %s is unreachable: %v", redactDSN(dsn), err)
-		if explicit && os.Getenv("CI") != "" {
-			t.Fatalf("%s (SLUICE_TEST_POSTGRES_DSN is set in CI: the PostgreSQL store must be tested)", msg)
-		}
-		t.Logf("\n\n!!! SKIPPING THE POSTGRESQL VARIANT: %s\n!!! Set SLUICE_TEST_POSTGRES_DSN to a reachable server to run it.\n\n", msg)
-		return dbs
-	}
-	return append(dbs, testDB{name: "postgres", open: func(t testing.TB) *store.DB {
-		t.Helper()
-		schema := "sluice_test_" + randomHex(t, 8)
-		_, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema)
-		require.NoError(t, err)
-		t.Cleanup(func() {
-			// t.Context() is already cancelled when cleanups run.
-			_, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			require.NoError(t, err)
-		})
-		db, err := store.Open(t.Context(), store.Config{Driver: store.Postgres, DSN: withSearchPath(t, dsn, schema)}, "",
-			slog.New(slog.DiscardHandler))
-		require.NoError(t, err)
-		t.Cleanup(func() { require.NoError(t, db.Close()) })
-		return db
-	}})
-}
-
-// withSearchPath adds a search_path run-time parameter to a URL or
-// key=value DSN.
-func withSearchPath(t testing.TB, dsn, schema string) string {
-	t.Helper()
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		return dsn + " search_path=" + schema
-	}
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func redactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		return u.Redacted()
-	}
-	return "(SLUICE_TEST_POSTGRES_DSN)"
-}
-
-func randomHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	_, err := rand.Read(b)
-	require.NoError(t, err)
-	return hex.EncodeToString(b)
-}
+// databases returns the test backends: SQLite and, when a server answers,
+// PostgreSQL (a fresh schema per Open).
+func databases(t testing.TB) []storetest.Backend { return storetest.Backends(t) }
 
 // feedTable is a hand-written FeedLookup: the longest folder prefix wins.
 type feedTable struct {

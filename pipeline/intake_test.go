@@ -15,13 +15,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/store/storetest"
 )
 
 func TestReceivePublishes(t *testing.T) {
 	for _, tdb := range databases(t) {
-		t.Run(tdb.name, func(t *testing.T) {
+		t.Run(tdb.Name, func(t *testing.T) {
 			_, js := startNATS(t).connect()
-			db := tdb.open(t)
+			db := tdb.Open(t)
 			in := newTestIntake(t, db, js)
 			runPublisher(t, in)
 
@@ -94,7 +95,7 @@ func TestReceivePublishes(t *testing.T) {
 
 func TestReceiveDefaultsTime(t *testing.T) {
 	_, js := startNATS(t).connect()
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	in := newTestIntake(t, db, js)
 	up := newUpload("acme", "/x.csv", "a")
 	up.ReceivedAt = time.Time{}
@@ -107,7 +108,7 @@ func TestReceiveDefaultsTime(t *testing.T) {
 
 func TestReceiveRefuses(t *testing.T) {
 	_, js := startNATS(t).connect()
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	in := newTestIntake(t, db, js)
 
 	tests := []struct {
@@ -149,10 +150,10 @@ func TestReceiveRefuses(t *testing.T) {
 
 func TestReceiveWhileNATSDown(t *testing.T) {
 	for _, tdb := range databases(t) {
-		t.Run(tdb.name, func(t *testing.T) {
+		t.Run(tdb.Name, func(t *testing.T) {
 			srv := startNATS(t)
 			nc, js := srv.connect()
-			db := tdb.open(t)
+			db := tdb.Open(t)
 			in := newTestIntake(t, db, js)
 			runPublisher(t, in)
 
@@ -216,7 +217,7 @@ func TestReceiveDoesNotWaitForNATS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startNATS(t)
 			nc, js := srv.connect(tc.opts...)
-			db := databases(t)[0].open(t)
+			db := storetest.SQLite(t)
 			cfg := testIntakeConfig()
 			cfg.PublishTimeout = 5 * time.Second
 			in, err := NewIntake(cfg, db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
@@ -251,9 +252,9 @@ func TestReceiveDoesNotWaitForNATS(t *testing.T) {
 func TestConcurrentReceives(t *testing.T) {
 	const uploads = 1000
 	for _, tdb := range databases(t) {
-		t.Run(tdb.name, func(t *testing.T) {
+		t.Run(tdb.Name, func(t *testing.T) {
 			_, js := startNATS(t).connect()
-			db := tdb.open(t)
+			db := tdb.Open(t)
 			in := newTestIntake(t, db, js)
 			runPublisher(t, in)
 

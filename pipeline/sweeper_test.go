@@ -11,6 +11,8 @@ import (
 	"github.com/oklog/ulid/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicehq/sluice/store/storetest"
 )
 
 // recordOnly records uploads as a crash between the insert and the publish
@@ -33,9 +35,9 @@ func recordOnly(t *testing.T, in *Intake, n int) []Upload {
 
 func TestSweepPublishesOldestFirst(t *testing.T) {
 	for _, tdb := range databases(t) {
-		t.Run(tdb.name, func(t *testing.T) {
+		t.Run(tdb.Name, func(t *testing.T) {
 			_, js := startNATS(t).connect()
-			db := tdb.open(t)
+			db := tdb.Open(t)
 			in := newTestIntake(t, db, js)
 			want := recordOnly(t, in, 3*testIntakeConfig().SweepBatch+2) // crosses batch boundaries
 
@@ -66,9 +68,9 @@ func TestSweepPublishesOldestFirst(t *testing.T) {
 
 func TestSweepRacesPublishOnce(t *testing.T) {
 	for _, tdb := range databases(t) {
-		t.Run(tdb.name, func(t *testing.T) {
+		t.Run(tdb.Name, func(t *testing.T) {
 			_, js := startNATS(t).connect()
-			db := tdb.open(t)
+			db := tdb.Open(t)
 			in := newTestIntake(t, db, js)
 			crashed := recordOnly(t, in, 40)
 
@@ -117,7 +119,7 @@ func TestSweepRacesPublishOnce(t *testing.T) {
 func TestSweepStopsWhenNATSIsDown(t *testing.T) {
 	srv := startNATS(t)
 	nc, js := srv.connect()
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	in := newTestIntake(t, db, js)
 	recordOnly(t, in, 20)
 	srv.stop()
@@ -144,7 +146,7 @@ func TestSweepStopsWhenNATSIsDown(t *testing.T) {
 func TestSweepWithoutStream(t *testing.T) {
 	_, js := startNATS(t).connect()
 	require.NoError(t, js.DeleteStream(t.Context(), EventsStream))
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	cfg := testIntakeConfig()
 	cfg.PublishTimeout = 5 * time.Second // longer than the client's retries on no responders
 	in, err := NewIntake(cfg, db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
@@ -176,7 +178,7 @@ func TestSweepWithoutStream(t *testing.T) {
 
 func TestSweepStopsWhenContextEnds(t *testing.T) {
 	_, js := startNATS(t).connect()
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	in := newTestIntake(t, db, js)
 	recordOnly(t, in, 5)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -190,7 +192,7 @@ func TestSweepStopsWhenContextEnds(t *testing.T) {
 func TestRunSweeper(t *testing.T) {
 	srv := startNATS(t)
 	nc, js := srv.connect()
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	in := newTestIntake(t, db, js)
 	srv.stop()
 	require.Eventually(t, func() bool { return !nc.IsConnected() }, 5*time.Second, 5*time.Millisecond)
@@ -219,7 +221,7 @@ func TestRunSweeper(t *testing.T) {
 
 func TestRunSweeperSweepsAtStart(t *testing.T) {
 	_, js := startNATS(t).connect()
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	in := newTestIntake(t, db, js)
 	recordOnly(t, in, 3)
 
@@ -238,7 +240,7 @@ func TestRunSweeperSweepsAtStart(t *testing.T) {
 func TestPublisherBacksOff(t *testing.T) {
 	srv := startNATS(t)
 	nc, js := srv.connect()
-	db := databases(t)[0].open(t)
+	db := storetest.SQLite(t)
 	in := newTestIntake(t, db, js)
 	srv.stop()
 	require.Eventually(t, func() bool { return !nc.IsConnected() }, 5*time.Second, 5*time.Millisecond)
@@ -264,7 +266,7 @@ func TestPublisherBacksOff(t *testing.T) {
 
 func TestKickNeverBlocks(t *testing.T) {
 	_, js := startNATS(t).connect()
-	in := newTestIntake(t, databases(t)[0].open(t), js)
+	in := newTestIntake(t, storetest.SQLite(t), js)
 	for range 10 {
 		in.Kick()
 		in.wakePublisher()

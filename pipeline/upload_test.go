@@ -9,13 +9,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicehq/sluice/credentials"
+	"github.com/sluicehq/sluice/store/storetest"
 )
 
 func TestUploadsPaging(t *testing.T) {
 	for _, tdb := range databases(t) {
-		t.Run(tdb.name, func(t *testing.T) {
+		t.Run(tdb.Name, func(t *testing.T) {
 			_, js := startNATS(t).connect()
-			db := tdb.open(t)
+			db := tdb.Open(t)
 			in := newTestIntake(t, db, js)
 
 			var acme, globex []Upload // in order of receipt
@@ -96,7 +97,7 @@ func TestUploadsPaging(t *testing.T) {
 
 func TestUploadsRefuses(t *testing.T) {
 	_, js := startNATS(t).connect()
-	in := newTestIntake(t, databases(t)[0].open(t), js)
+	in := newTestIntake(t, storetest.SQLite(t), js)
 	tests := []struct {
 		name   string
 		filter UploadFilter
@@ -119,7 +120,7 @@ func TestUploadsRefuses(t *testing.T) {
 
 func TestUploadNotFound(t *testing.T) {
 	_, js := startNATS(t).connect()
-	in := newTestIntake(t, databases(t)[0].open(t), js)
+	in := newTestIntake(t, storetest.SQLite(t), js)
 	_, err := in.Upload(t.Context(), "01JNOSUCHUPLOAD00000000000")
 	require.ErrorIs(t, err, credentials.ErrNotFound)
 	require.True(t, errors.Is(err, credentials.ErrNotFound))
