@@ -11,72 +11,29 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicehq/sluice/internal/gnupgtest"
 )
 
-// gnupg runs the real GnuPG in a private home directory.
-type gnupg struct {
-	home string
-}
+// gnupg runs the real GnuPG in a private home directory, with this
+// package's key-making helpers on top.
+type gnupg struct{ *gnupgtest.Home }
 
-// newGnuPG starts a GnuPG home for one test, removed (and its agent stopped)
-// when the test ends. It skips the test if gpg is not installed.
+// newGnuPG starts a GnuPG home for one test; see gnupgtest.New.
 func newGnuPG(t *testing.T) *gnupg {
 	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg is not installed")
-	}
-	g, err := openGnuPG()
-	require.NoError(t, err)
-	t.Cleanup(g.close)
-	return g
+	return &gnupg{gnupgtest.New(t)}
 }
 
-// openGnuPG creates a GnuPG home. It is not under t.TempDir because gpg-agent
-// puts its sockets there and a test's temporary path can exceed the 108 bytes
-// a socket path may have.
+// openGnuPG creates a GnuPG home the caller closes; see gnupgtest.Open.
 func openGnuPG() (*gnupg, error) {
-	home, err := os.MkdirTemp("", "gpg")
+	h, err := gnupgtest.Open()
 	if err != nil {
-		return nil, fmt.Errorf("create gnupg home: %w", err)
+		return nil, err
 	}
-	if err := os.Chmod(home, 0o700); err != nil {
-		return nil, fmt.Errorf("chmod gnupg home: %w", err)
-	}
-	return &gnupg{home: home}, nil
-}
-
-// close stops the agent and removes the home directory.
-func (g *gnupg) close() {
-	cmd := exec.Command("gpgconf", "--kill", "all")
-	cmd.Env = append(os.Environ(), "GNUPGHOME="+g.home)
-	_ = cmd.Run() // best effort: the agent also exits when its home disappears
-	_ = os.RemoveAll(g.home)
-}
-
-// run runs gpg in batch mode with stdin and returns its standard output.
-func (g *gnupg) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	args = append([]string{"--homedir", g.home, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback"}, args...)
-	cmd := exec.CommandContext(ctx, "gpg", args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("gpg %s: %w: %s", strings.Join(args[6:], " "), err, stderr.Bytes())
-	}
-	return stdout.Bytes(), nil
-}
-
-// must runs gpg and fails the test on error.
-func (g *gnupg) must(t *testing.T, stdin []byte, args ...string) []byte {
-	t.Helper()
-	out, err := g.run(t.Context(), stdin, args...)
-	require.NoError(t, err)
-	return out
+	return &gnupg{h}, nil
 }
 
 // generate makes a key with --quick-gen-key and, if subAlgo is not empty, an
@@ -85,10 +42,10 @@ func (g *gnupg) must(t *testing.T, stdin []byte, args ...string) []byte {
 // the primary key's fingerprint.
 func (g *gnupg) generate(ctx context.Context, uid, algo, usage, subAlgo, expire, passphrase string, extra ...string) (string, error) {
 	args := append([]string{"--passphrase", passphrase}, extra...)
-	if _, err := g.run(ctx, nil, append(args, "--quick-gen-key", uid, algo, usage, expire)...); err != nil {
+	if _, err := g.Run(ctx, nil, append(args, "--quick-gen-key", uid, algo, usage, expire)...); err != nil {
 		return "", err
 	}
-	out, err := g.run(ctx, nil, "--with-colons", "--list-keys", "="+uid)
+	out, err := g.Run(ctx, nil, "--with-colons", "--list-keys", "="+uid)
 	if err != nil {
 		return "", err
 	}
@@ -103,7 +60,7 @@ func (g *gnupg) generate(ctx context.Context, uid, algo, usage, subAlgo, expire,
 		return "", errors.New("gpg --list-keys: no fingerprint")
 	}
 	if subAlgo != "" {
-		if _, err := g.run(ctx, nil, append(args, "--quick-add-key", fpr, subAlgo, "encr", expire)...); err != nil {
+		if _, err := g.Run(ctx, nil, append(args, "--quick-add-key", fpr, subAlgo, "encr", expire)...); err != nil {
 			return "", err
 		}
 	}
@@ -112,25 +69,25 @@ func (g *gnupg) generate(ctx context.Context, uid, algo, usage, subAlgo, expire,
 
 // exportSecret returns the armored secret key(s) of fprs.
 func (g *gnupg) exportSecret(ctx context.Context, passphrase string, fprs ...string) (string, error) {
-	out, err := g.run(ctx, nil, append([]string{"--passphrase", passphrase, "--armor", "--export-secret-keys"}, fprs...)...)
+	out, err := g.Run(ctx, nil, append([]string{"--passphrase", passphrase, "--armor", "--export-secret-keys"}, fprs...)...)
 	return string(out), err
 }
 
 // exportPublic returns the armored public key(s) of fprs.
 func (g *gnupg) exportPublic(ctx context.Context, fprs ...string) (string, error) {
-	out, err := g.run(ctx, nil, append([]string{"--armor", "--export"}, fprs...)...)
+	out, err := g.Run(ctx, nil, append([]string{"--armor", "--export"}, fprs...)...)
 	return string(out), err
 }
 
 // revoke imports the revocation certificate GnuPG stored when it made fpr,
 // after removing the colon that guards it.
 func (g *gnupg) revoke(ctx context.Context, fpr string) error {
-	cert, err := os.ReadFile(filepath.Join(g.home, "openpgp-revocs.d", fpr+".rev"))
+	cert, err := os.ReadFile(filepath.Join(g.Dir, "openpgp-revocs.d", fpr+".rev"))
 	if err != nil {
 		return fmt.Errorf("read revocation certificate: %w", err)
 	}
 	cert = bytes.ReplaceAll(cert, []byte("\n:-----"), []byte("\n-----"))
-	_, err = g.run(ctx, cert, "--import")
+	_, err = g.Run(ctx, cert, "--import")
 	return err
 }
 
@@ -176,7 +133,7 @@ func makeGPGKeys() (*gpgKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.close()
+	defer g.Close()
 
 	var k gpgKeys
 	steps := []func() error{
@@ -187,12 +144,12 @@ func makeGPGKeys() (*gpgKeys, error) {
 		func() (err error) { k.edPlain, err = g.exportSecret(ctx, "", k.edFpr); return err },
 		func() (err error) { k.edPublic, err = g.exportPublic(ctx, k.edFpr); return err },
 		func() error {
-			out, err := g.run(ctx, nil, "--passphrase", "", "--armor", "--export-secret-subkeys", k.edFpr)
+			out, err := g.Run(ctx, nil, "--passphrase", "", "--armor", "--export-secret-subkeys", k.edFpr)
 			k.edSubkeysOnly = string(out)
 			return err
 		},
 		func() error {
-			out, err := g.run(ctx, nil, "--export", k.edFpr)
+			out, err := g.Run(ctx, nil, "--export", k.edFpr)
 			k.edBinaryPublic = string(out)
 			return err
 		},
@@ -263,7 +220,7 @@ func makeGPGKeys() (*gpgKeys, error) {
 			if err != nil {
 				return err
 			}
-			if _, err := g.run(ctx, nil, "--passphrase", "", "--faked-system-time", "20200101T000000!",
+			if _, err := g.Run(ctx, nil, "--passphrase", "", "--faked-system-time", "20200101T000000!",
 				"--quick-add-key", fpr, "cv25519", "encr", "1d"); err != nil {
 				return err
 			}

@@ -60,8 +60,8 @@ func TestGeneratePGPKeyGnuPGInterop(t *testing.T) {
 			require.Equal(t, now.Unix(), key.Created.Unix())
 
 			// GnuPG imports the public key and sees what we generated.
-			g.must(t, []byte(key.Public), "--import")
-			colons := string(g.must(t, nil, "--with-colons", "--fixed-list-mode", "--list-keys", key.Fingerprint))
+			g.Must(t, []byte(key.Public), "--import")
+			colons := string(g.Must(t, nil, "--with-colons", "--fixed-list-mode", "--list-keys", key.Fingerprint))
 			var algos []string
 			for line := range strings.Lines(colons) {
 				if f := strings.Split(line, ":"); f[0] == "pub" || f[0] == "sub" {
@@ -76,12 +76,12 @@ func TestGeneratePGPKeyGnuPGInterop(t *testing.T) {
 			plaintext := bytes.Repeat([]byte("id,amount\n1,42\n"), 1000)
 			in := filepath.Join(t.TempDir(), "report.csv")
 			require.NoError(t, os.WriteFile(in, plaintext, 0o600))
-			ciphertext := g.must(t, nil, "--trust-model", "always", "--encrypt", "-r", key.Fingerprint, "--output", "-", in)
+			ciphertext := g.Must(t, nil, "--trust-model", "always", "--encrypt", "-r", key.Fingerprint, "--output", "-", in)
 			require.Equal(t, plaintext, decryptWith(t, private, ciphertext))
 
 			// GnuPG also accepts the private key and decrypts with it.
-			g.must(t, []byte(private), "--passphrase", "", "--import")
-			require.Equal(t, plaintext, g.must(t, ciphertext, "--passphrase", "", "--decrypt"))
+			g.Must(t, []byte(private), "--passphrase", "", "--import")
+			require.Equal(t, plaintext, g.Must(t, ciphertext, "--passphrase", "", "--decrypt"))
 		})
 	}
 }

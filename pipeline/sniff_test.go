@@ -2,11 +2,12 @@ package pipeline
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicehq/sluice/internal/gnupgtest"
 )
 
 func TestSniff(t *testing.T) {
@@ -39,22 +40,13 @@ func TestSniff(t *testing.T) {
 
 // TestSniffGnuPG checks Sniff against messages the real gpg makes.
 func TestSniffGnuPG(t *testing.T) {
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Skip("gpg not installed")
-	}
-	home, err := os.MkdirTemp("", "gpg")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
+	home := gnupgtest.New(t)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.csv")
 	require.NoError(t, os.WriteFile(in, []byte("Änderung;Betrag\n1;2\n"), 0o600))
 	gpg := func(args ...string) {
 		t.Helper()
-		out, err := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--yes", "--pinentry-mode", "loopback", "--passphrase", "x"}, args...)...).CombinedOutput()
-		require.NoError(t, err, "%s", out)
+		home.Must(t, nil, append([]string{"--passphrase", "x"}, args...)...)
 	}
 	gpg("--quick-gen-key", "Sniff <sniff@example.com>", "ed25519", "sign", "never")
 	for name, args := range map[string][]string{

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicehq/sluice/internal/gnupgtest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log writes and the
@@ -200,12 +202,7 @@ func TestREADMEExamples(t *testing.T) {
 	require.FileExists(t, filepath.Join(s.dataDir, "home", "acme", "orders.csv"), "the SFTP upload landed")
 
 	// The downloaded public key is one GnuPG can import and encrypt to.
-	gnupg := t.TempDir()
-	imp := exec.Command("gpg", "--homedir", gnupg, "--batch", "--import", filepath.Join(work, "acme.asc"))
-	impOut, err := imp.CombinedOutput()
-	require.NoError(t, err, "gpg --import: %s", impOut)
-	enc := exec.Command("gpg", "--homedir", gnupg, "--batch", "--trust-model", "always", "--encrypt",
-		"-r", "acme@sluice.invalid", "-o", filepath.Join(work, "x.gpg"), filepath.Join(work, "acme.asc"))
-	encOut, err := enc.CombinedOutput()
-	require.NoError(t, err, "gpg --encrypt: %s", encOut)
+	gpg := gnupgtest.New(t)
+	gpg.Must(t, nil, "--import", filepath.Join(work, "acme.asc"))
+	gpg.Must(t, nil, "--encrypt", "-r", "acme@sluice.invalid", "-o", filepath.Join(work, "x.gpg"), filepath.Join(work, "acme.asc"))
 }

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,18 +12,18 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicehq/sluice/internal/gnupgtest"
 )
 
 // gpgProtectedKey makes an ed25519/cv25519 key protected by passphrase with
 // the real GnuPG and returns it armored.
 func gpgProtectedKey(t *testing.T, passphrase string) string {
 	t.Helper()
-	home := t.TempDir()
+	home := gnupgtest.New(t)
 	gpg := func(args ...string) []byte {
-		cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase}, args...)...)
-		out, err := cmd.Output()
-		require.NoError(t, err, "gpg %v", args)
-		return out
+		t.Helper()
+		return home.Must(t, nil, append([]string{"--passphrase", passphrase}, args...)...)
 	}
 	gpg("--quick-gen-key", "Planted <planted@example.com>", "ed25519", "sign", "never")
 	fpr := strings.Split(strings.TrimSpace(string(gpg("--list-keys", "--with-colons", "planted@example.com"))), "\n")

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	bigMu.Lock()
 	if bigHome != nil {
-		bigHome.close()
+		bigHome.Close()
 	}
 	bigMu.Unlock()
 	os.Exit(code)
@@ -67,11 +67,11 @@ func bigMessage(tb testing.TB, size int64, compress string) (string, openpgp.Ent
 	if p, ok := bigMsgs[name]; ok {
 		return p, bigKeys
 	}
-	plain := filepath.Join(bigHome.home, fmt.Sprintf("%d.csv", size))
+	plain := filepath.Join(bigHome.Dir, fmt.Sprintf("%d.csv", size))
 	if _, err := os.Stat(plain); err != nil {
 		require.NoError(tb, writeCSV(plain, size))
 	}
-	out := filepath.Join(bigHome.home, name+".gpg")
+	out := filepath.Join(bigHome.Dir, name+".gpg")
 	args := []string{"-o", out, "-r", uidEd}
 	switch compress {
 	case "none":
@@ -80,7 +80,7 @@ func bigMessage(tb testing.TB, size int64, compress string) (string, openpgp.Ent
 		args = append(args, "--compress-algo", "none", "--armor")
 	}
 	args = append(args, "-e", plain)
-	_, err := bigHome.run(ctx, nil, args...)
+	_, err := bigHome.Run(ctx, nil, args...)
 	require.NoError(tb, err)
 	bigMsgs[name] = out
 	return out, bigKeys
@@ -210,7 +210,7 @@ func BenchmarkProcess(b *testing.B) {
 			b.Run("gpg", func(b *testing.B) {
 				b.SetBytes(size)
 				for b.Loop() {
-					out, err := bigHome.run(b.Context(), nil, "-o", "/dev/null", "--decrypt", path)
+					out, err := bigHome.Run(b.Context(), nil, "-o", "/dev/null", "--decrypt", path)
 					require.NoError(b, err, "%s", out)
 				}
 				gpgNanos.Store(compress, float64(b.Elapsed().Nanoseconds())/float64(b.N))

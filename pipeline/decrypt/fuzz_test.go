@@ -91,7 +91,7 @@ func TestSeeds(t *testing.T) {
 func makeSeeds(t *testing.T) {
 	g, err := openGnuPG()
 	require.NoError(t, err)
-	defer g.close()
+	defer g.Close()
 	ctx := t.Context()
 	fprs := map[string]string{}
 	for _, k := range []struct{ uid, sub string }{{uidEd, "cv25519"}, {uidOther, "cv25519"}, {uidSigner, ""}, {uidStranger, ""}} {
@@ -101,16 +101,16 @@ func makeSeeds(t *testing.T) {
 	dir := filepath.Join("testdata", "seeds")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	write := func(name string, b []byte) { require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644)) }
-	out, err := g.run(ctx, nil, "--passphrase", "", "--armor", "--export-secret-keys", fprs[uidEd])
+	out, err := g.Run(ctx, nil, "--passphrase", "", "--armor", "--export-secret-keys", fprs[uidEd])
 	require.NoError(t, err)
 	write("account.asc", out)
-	out, err = g.run(ctx, nil, "--armor", "--export", fprs[uidSigner])
+	out, err = g.Run(ctx, nil, "--armor", "--export", fprs[uidSigner])
 	require.NoError(t, err)
 	write("signer.asc", out)
-	plain := filepath.Join(g.home, "orders.csv")
+	plain := filepath.Join(g.Dir, "orders.csv")
 	require.NoError(t, os.WriteFile(plain, seedPlain, 0o600))
 	for _, s := range seeds {
-		out, err := g.run(ctx, nil, append(append([]string{"-o", "-"}, s.args...), plain)...)
+		out, err := g.Run(ctx, nil, append(append([]string{"-o", "-"}, s.args...), plain)...)
 		require.NoError(t, err)
 		write(s.file, out)
 	}

@@ -11,66 +11,33 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sluicehq/sluice/internal/gnupgtest"
 )
 
-// gnupg runs the real GnuPG in a private home directory.
-type gnupg struct {
-	home string
-}
+// gnupg runs the real GnuPG in a private home directory, with this
+// package's key-making helpers on top.
+type gnupg struct{ *gnupgtest.Home }
 
-// openGnuPG creates a GnuPG home. It is not under t.TempDir: gpg-agent puts
-// its sockets there and a test's temporary path can exceed the 108 bytes a
-// socket path may have.
+// openGnuPG creates a GnuPG home the caller closes; see gnupgtest.Open.
 func openGnuPG() (*gnupg, error) {
-	home, err := os.MkdirTemp("/tmp", "gpg")
+	h, err := gnupgtest.Open()
 	if err != nil {
-		return nil, fmt.Errorf("create gnupg home: %w", err)
+		return nil, err
 	}
-	if err := os.Chmod(home, 0o700); err != nil {
-		return nil, fmt.Errorf("chmod gnupg home: %w", err)
-	}
-	return &gnupg{home: home}, nil
-}
-
-// close stops the agent and removes the home directory.
-func (g *gnupg) close() {
-	cmd := exec.Command("gpgconf", "--kill", "all")
-	cmd.Env = append(os.Environ(), "GNUPGHOME="+g.home)
-	_ = cmd.Run() // best effort: the agent also exits when its home disappears
-	_ = os.RemoveAll(g.home)
-}
-
-// command returns gpg in batch mode with args.
-func (g *gnupg) command(ctx context.Context, args ...string) *exec.Cmd {
-	args = append([]string{"--homedir", g.home, "--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--trust-model", "always"}, args...)
-	return exec.CommandContext(ctx, "gpg", args...)
-}
-
-// run runs gpg with stdin and returns its standard output.
-func (g *gnupg) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	cmd := g.command(ctx, args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("gpg %s: %w: %s", strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return stdout.Bytes(), nil
+	return &gnupg{h}, nil
 }
 
 // generate makes a key without passphrase: a primary key of algo and an
 // encryption subkey of subAlgo. It returns the primary key's fingerprint.
 func (g *gnupg) generate(ctx context.Context, uid, algo, subAlgo string) (string, error) {
-	if _, err := g.run(ctx, nil, "--passphrase", "", "--quick-gen-key", uid, algo, "sign", "never"); err != nil {
+	if _, err := g.Run(ctx, nil, "--passphrase", "", "--quick-gen-key", uid, algo, "sign", "never"); err != nil {
 		return "", err
 	}
-	out, err := g.run(ctx, nil, "--with-colons", "--list-keys", "="+uid)
+	out, err := g.Run(ctx, nil, "--with-colons", "--list-keys", "="+uid)
 	if err != nil {
 		return "", err
 	}
@@ -85,7 +52,7 @@ func (g *gnupg) generate(ctx context.Context, uid, algo, subAlgo string) (string
 		return "", errors.New("gpg --list-keys: no fingerprint")
 	}
 	if subAlgo != "" {
-		if _, err := g.run(ctx, nil, "--passphrase", "", "--quick-add-key", fpr, subAlgo, "encr", "never"); err != nil {
+		if _, err := g.Run(ctx, nil, "--passphrase", "", "--quick-add-key", fpr, subAlgo, "encr", "never"); err != nil {
 			return "", err
 		}
 	}
@@ -98,7 +65,7 @@ func (g *gnupg) entities(ctx context.Context, secret bool, fprs ...string) (open
 	if secret {
 		cmd = "--export-secret-keys"
 	}
-	out, err := g.run(ctx, nil, append([]string{"--passphrase", "", "--armor", cmd}, fprs...)...)
+	out, err := g.Run(ctx, nil, append([]string{"--passphrase", "", "--armor", cmd}, fprs...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +127,7 @@ func makeFixtures() (*fixtures, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer g.close()
+	defer g.Close()
 
 	f := &fixtures{plain: fixturePlain(), msgs: map[string][]byte{}}
 	fprs := map[string]string{}
@@ -198,11 +165,11 @@ func makeFixtures() (*fixtures, error) {
 	f.otherSub = keyID(other[0].Subkeys[0].PublicKey.KeyId)
 	f.stranger = keyID(stranger[0].PrimaryKey.KeyId)
 
-	plainFile := filepath.Join(g.home, "orders.csv")
+	plainFile := filepath.Join(g.Dir, "orders.csv")
 	if err := os.WriteFile(plainFile, f.plain, 0o600); err != nil {
 		return nil, err
 	}
-	zeros := filepath.Join(g.home, "zeros.csv")
+	zeros := filepath.Join(g.Dir, "zeros.csv")
 	if err := os.WriteFile(zeros, make([]byte, 8<<20), 0o600); err != nil {
 		return nil, err
 	}
@@ -230,8 +197,8 @@ func makeFixtures() (*fixtures, error) {
 		{"signed-stranger", []string{"-u", uidStranger, "-r", uidEd, "--sign", "-e", plainFile}},
 		{"signed-only", []string{"-u", uidSigner, "--compress-algo", "none", "--sign", plainFile}},
 	} {
-		out := filepath.Join(g.home, m.name+".out")
-		if _, err := g.run(ctx, nil, append([]string{"-o", out}, m.args...)...); err != nil {
+		out := filepath.Join(g.Dir, m.name+".out")
+		if _, err := g.Run(ctx, nil, append([]string{"-o", out}, m.args...)...); err != nil {
 			return nil, err
 		}
 		if f.msgs[m.name], err = os.ReadFile(out); err != nil {
@@ -239,7 +206,7 @@ func makeFixtures() (*fixtures, error) {
 		}
 	}
 	// From standard input: the literal data packet has no file name.
-	if f.msgs["stdin"], err = g.run(ctx, f.plain, "-r", uidEd, "-e"); err != nil {
+	if f.msgs["stdin"], err = g.Run(ctx, f.plain, "-r", uidEd, "-e"); err != nil {
 		return nil, err
 	}
 	return f, nil
