@@ -126,3 +126,62 @@ func publishEvent(ctx context.Context, js jetstream.JetStream, subject, msgID st
 	}
 	return ack, nil
 }
+
+// NoFeed is the feed token of the ready and rejected subjects of files whose
+// folder no feed holds; feed names start with a letter or digit, so it names
+// no feed.
+const NoFeed = "_none"
+
+// OutcomeSubject returns the subject of a ready or rejected event,
+// <prefix>.<account>.<feed>, with NoFeed for the feed "".
+func OutcomeSubject(prefix, account, feed string) string {
+	if feed == "" {
+		feed = NoFeed
+	}
+	return prefix + "." + account + "." + feed
+}
+
+// FileData is the data of a ready or rejected event (DESIGN.md, Events):
+// one file an upload yielded, usually a CSV. A rejected file need not be a
+// CSV: an OpenPGP message that cannot be decrypted or a ZIP with a wrong
+// password is rejected at its own stage, and Chain ends there.
+type FileData struct {
+	UploadID   string   `json:"upload_id"`
+	FileID     string   `json:"file_id"`
+	Attempt    int      `json:"attempt"` // 1, then one more per retry
+	Account    string   `json:"account"`
+	Feed       string   `json:"feed"`        // "" when no feed's folder holds the upload
+	UploadName string   `json:"upload_name"` // as uploaded, e.g. orders.zip.pgp
+	Path       string   `json:"path"`        // the upload's path in the account's tree
+	FileName   string   `json:"file_name"`   // this output, e.g. the CSV inside the ZIP
+	Chain      []string `json:"chain"`       // e.g. ["pgp","zip","csv"]
+	Size       int64    `json:"size"`        // bytes of this output (the normalised CSV when ready)
+	SHA256     string   `json:"sha256"`      // hex, of the same bytes
+	Rows       int64    `json:"rows"`        // data rows accepted, header excluded
+	Columns    []string `json:"columns"`     // header names
+	// RejectedRows counts the rows left out (skip_rows) or in error.
+	RejectedRows int64 `json:"rejected_rows"`
+	// Warnings counts cells worth a look, such as formula-like values.
+	Warnings int64 `json:"warnings"`
+	// ContentURL is the admin API path that streams the accepted CSV;
+	// "" for a rejected file.
+	ContentURL string `json:"content_url,omitempty"`
+	// Error says why a rejected file was rejected as a whole; Errors are its
+	// first problems (line, column, value, message); ErrorsTotal counts all.
+	Error       string    `json:"error,omitempty"`
+	Errors      []Problem `json:"errors,omitempty"`
+	ErrorsTotal int64     `json:"errors_total,omitempty"`
+	// ReportURL is the admin API path of the upload's report.
+	ReportURL string `json:"report_url"`
+	// Signer is the fingerprint of the verified OpenPGP signature, if any.
+	Signer string `json:"signer,omitempty"`
+	// ReceivedAt is when the upload was closed; the event's time is when
+	// this file's outcome was decided.
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// ContentURL returns the admin API path that streams file id's content.
+func ContentURL(fileID string) string { return "/api/v1/files/" + fileID + "/content" }
+
+// ReportURL returns the admin API path of upload id's report.
+func ReportURL(uploadID string) string { return "/api/v1/uploads/" + uploadID + "/report" }
