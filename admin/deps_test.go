@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicehq/sluice/blob"
 	"github.com/sluicehq/sluice/defender"
 	"github.com/sluicehq/sluice/pipeline"
 )
@@ -35,7 +37,10 @@ func newOpsEnv(t *testing.T) *testEnv {
 	return startEnv(t, nil, func(env *testEnv) Deps {
 		cfg := pipeline.DefaultIntakeConfig()
 		cfg.PublishTimeout = 5 * time.Second
-		in, err := pipeline.NewIntake(cfg, env.db, js, env.svc, env.logger)
+		blobs, err := blob.Open(filepath.Join(env.dir, "blobs"))
+		require.NoError(t, err)
+		t.Cleanup(func() { blobs.Close() })
+		in, err := pipeline.NewIntake(cfg, env.db, js, env.svc, blobs, env.logger)
 		require.NoError(t, err)
 		dcfg := defender.DefaultConfig()
 		dcfg.MaxFailures, dcfg.AccountMaxFailures = 3, 3
@@ -68,6 +73,8 @@ func startJetStream(t *testing.T) jetstream.JetStream {
 	require.NoError(t, err)
 	_, err = js.CreateOrUpdateStream(t.Context(), pipeline.EventStreamConfig(pipeline.DefaultEventsConfig()))
 	require.NoError(t, err)
+	_, err = js.CreateOrUpdateStream(t.Context(), pipeline.TaskStreamConfig(pipeline.DefaultRunnerConfig()))
+	require.NoError(t, err)
 	return js
 }
 
@@ -79,6 +86,8 @@ func (env *testEnv) receive(t *testing.T, account, p, content string) pipeline.U
 	sum := sha256.Sum256([]byte(content))
 	file := filepath.Join(env.dir, "home", account, ".sluice-local"+p)
 	env.c.v.secret(file)
+	require.NoError(t, os.MkdirAll(filepath.Dir(file), 0o700))
+	require.NoError(t, os.WriteFile(file, []byte(content), 0o600))
 	u, err := env.intake.Receive(t.Context(), pipeline.Upload{
 		Account:       account,
 		Path:          p,

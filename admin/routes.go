@@ -68,6 +68,10 @@ func (s *Server) routes() []route {
 
 		{method: http.MethodGet, path: uploads, handler: s.listUploads},
 		{method: http.MethodGet, path: uploads + "/:id", handler: s.getUpload},
+		{method: http.MethodGet, path: uploads + "/:id/report", handler: s.getReport},
+		{method: http.MethodGet, path: uploads + "/:id/report/errors.csv", handler: s.getReportErrors},
+		{method: http.MethodPost, path: uploads + "/:id/retry", handler: s.retryUpload, action: "upload.retry"},
+		{method: http.MethodGet, path: apiPrefix + "/files/:id/content", handler: s.getFileContent},
 
 		{method: http.MethodGet, path: bans, handler: s.listBans},
 		{method: http.MethodDelete, path: bans + "/:addr", handler: s.liftBan, action: "ban.lift"},

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"io"
 	"net/netip"
 	"time"
 
@@ -97,6 +98,15 @@ type Readiness interface {
 type Uploads interface {
 	Upload(ctx context.Context, id string) (pipeline.Upload, error)
 	Uploads(ctx context.Context, f pipeline.UploadFilter, p credentials.Page) ([]pipeline.Upload, string, error)
+	// UploadReport and UploadErrors return an upload's report and errors
+	// file, FileContent a ready file's content; what does not exist (yet)
+	// wraps credentials.ErrNotFound.
+	UploadReport(ctx context.Context, id string) (pipeline.Report, error)
+	UploadErrors(ctx context.Context, id string) (io.ReadCloser, error)
+	FileContent(ctx context.Context, id string) (pipeline.File, io.ReadCloser, error)
+	// Retry runs a rejected or failed upload again; any other state wraps
+	// credentials.ErrConflict.
+	Retry(ctx context.Context, id string) (pipeline.Upload, error)
 }
 
 // Defender lists and lifts the SFTP brute-force defender's address bans and

@@ -10,12 +10,12 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
-
-	"github.com/sluicehq/sluice/pipeline"
+	"time"
 )
 
-// Dir is a pipeline.Blobs on local disk: blob "a/b" is the file a/b under
+// Dir is a Store on local disk: blob "a/b" is the file a/b under
 // the folder, every path resolved through an os.Root. A blob becomes visible
 // only when its writer commits: it is written to a hidden temporary file,
 // fsynced, and renamed into place. Dir is safe for concurrent use.
@@ -23,7 +23,7 @@ type Dir struct {
 	root *os.Root
 }
 
-var _ pipeline.Blobs = (*Dir)(nil)
+var _ Store = (*Dir)(nil)
 
 // Open returns a Dir storing blobs under dir, creating it if needed.
 func Open(dir string) (*Dir, error) {
@@ -71,7 +71,7 @@ func (d *Dir) Open(_ context.Context, key string) (io.ReadCloser, error) {
 }
 
 // Create starts writing blob key.
-func (d *Dir) Create(_ context.Context, key string) (pipeline.BlobWriter, error) {
+func (d *Dir) Create(_ context.Context, key string) (Writer, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
@@ -161,4 +161,113 @@ func (w *writer) abort() error {
 		return fmt.Errorf("discard blob %q: %w", w.key, err)
 	}
 	return nil
+}
+
+// ImportFile makes the file at path blob key with a hard link: no byte is
+// copied, and the blob lives on when the file is removed or replaced by a
+// rename. A file on another file system is copied instead. The link is not
+// synced: the caller keeps the file until it no longer needs it, and can
+// import it again after a crash.
+func (d *Dir) ImportFile(ctx context.Context, key, src string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if dir := path.Dir(key); dir != "." {
+		if err := d.root.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("create blob folder %q: %w", dir, err)
+		}
+	}
+	dst := filepath.Join(d.root.Name(), filepath.FromSlash(key))
+	err := os.Link(src, dst)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		if same, serr := d.SameFile(ctx, key, src); serr == nil && same {
+			return nil
+		}
+		if err := d.root.Remove(key); err != nil {
+			return fmt.Errorf("replace blob %q: %w", key, err)
+		}
+		if err := os.Link(src, dst); err == nil {
+			return nil
+		}
+	}
+	// Another file system, or links not allowed: copy.
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("import %q as blob %q: %w", src, key, err)
+	}
+	defer f.Close()
+	w, err := d.Create(ctx, key)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, f); err != nil {
+		_ = w.Abort()
+		return fmt.Errorf("import %q as blob %q: %w", src, key, err)
+	}
+	return w.Commit()
+}
+
+// SameFile reports whether the file at path is blob key (the same inode). A
+// missing blob or file is false, not an error.
+func (d *Dir) SameFile(_ context.Context, key, src string) (bool, error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	bi, err := d.root.Stat(key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("stat blob %q: %w", key, err)
+	}
+	fi, err := os.Stat(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(bi, fi), nil
+}
+
+// RemoveAll deletes the folder prefix and every blob in it.
+func (d *Dir) RemoveAll(_ context.Context, prefix string) error {
+	if err := checkKey(prefix); err != nil {
+		return err
+	}
+	if err := d.root.RemoveAll(prefix); err != nil {
+		return fmt.Errorf("remove blobs %q: %w", prefix, err)
+	}
+	return nil
+}
+
+// RemoveStale removes the temporary files of writers that never committed
+// or aborted (a crash) and are older than olderThan, and returns how many it
+// removed.
+func (d *Dir) RemoveStale(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	err := fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil || info.ModTime().After(cutoff) {
+			return nil
+		}
+		if err := d.root.Remove(p); err == nil {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicehq/sluice/blob"
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/storetest"
@@ -83,6 +86,8 @@ func (n *testNATS) connect(opts ...nats.Option) (*nats.Conn, jetstream.JetStream
 	js, err := jetstream.New(nc)
 	require.NoError(n.t, err)
 	_, err = js.CreateOrUpdateStream(n.t.Context(), EventStreamConfig(DefaultEventsConfig()))
+	require.NoError(n.t, err)
+	_, err = js.CreateOrUpdateStream(n.t.Context(), TaskStreamConfig(DefaultRunnerConfig()))
 	require.NoError(n.t, err)
 	return nc, js
 }
@@ -206,19 +211,50 @@ func testIntakeConfig() IntakeConfig {
 
 func newTestIntake(t testing.TB, db *store.DB, js jetstream.JetStream) *Intake {
 	t.Helper()
-	in, err := NewIntake(testIntakeConfig(), db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	in, err := NewIntake(testIntakeConfig(), db, js, testFeeds, testBlobs(t), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	require.NoError(t, err)
 	return in
+}
+
+// testBlobs returns a blob store in a temporary folder.
+func testBlobs(t testing.TB) *blob.Dir {
+	t.Helper()
+	b, err := blob.Open(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// uploadsDir holds the files newUpload writes, as sshserver leaves them in
+// the accounts' trees; TestMain removes it.
+var uploadsDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-pipeline-test-")
+	if err != nil {
+		panic(err)
+	}
+	uploadsDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // newUpload returns what sshserver hands to Receive for a file with the
 // given content.
 func newUpload(account, p, content string) Upload {
 	sum := sha256.Sum256([]byte(content))
+	file := filepath.Join(uploadsDir, account, filepath.FromSlash(p))
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		panic(err)
+	}
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		panic(err)
+	}
 	return Upload{
 		Account:       account,
 		Path:          p,
-		File:          "/data/home/" + account + p,
+		File:          file,
 		Size:          int64(len(content)),
 		SHA256:        hex.EncodeToString(sum[:]),
 		SessionID:     "01JSESSION0000000000000000",

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sluicehq/sluice/blob"
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/pipeline"
@@ -49,6 +50,16 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
+	if err := broker.EnsureStream(sctx, b.JetStream(), pipeline.TaskStreamConfig(pipeline.DefaultRunnerConfig())); err != nil {
+		fmt.Println(err)
+		return
+	}
+	blobs, err := blob.Open(filepath.Join(dataDir, "blobs"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer blobs.Close()
 
 	db, err := store.Open(ctx, store.Config{Driver: store.SQLite}, dataDir, logger)
 	if err != nil {
@@ -56,7 +67,7 @@ func Example() {
 		return
 	}
 	defer db.Close()
-	in, err := pipeline.NewIntake(pipeline.DefaultIntakeConfig(), db, b.JetStream(), rootFeed{}, logger)
+	in, err := pipeline.NewIntake(pipeline.DefaultIntakeConfig(), db, b.JetStream(), rootFeed{}, blobs, logger)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -67,10 +78,20 @@ func Example() {
 	go func() { done <- in.RunSweeper(sweepCtx, 0) }()
 	defer func() { stopSweeper(); <-done }()
 
+	// sshserver closed this file: the received upload in the account's tree.
+	file := filepath.Join(dataDir, "home", "acme", "orders", "2026-03.csv")
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		fmt.Println(err)
+		return
+	}
 	u, err := in.Receive(ctx, pipeline.Upload{
 		Account: "acme",
 		Path:    "/orders/2026-03.csv",
-		File:    filepath.Join(dataDir, "home", "acme", "orders", "2026-03.csv"),
+		File:    file,
 		Size:    0,
 		SHA256:  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 	})

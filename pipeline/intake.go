@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/sluicehq/sluice/blob"
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/store"
 )
@@ -77,6 +78,7 @@ type FeedLookup interface {
 type Intake struct {
 	cfg    IntakeConfig
 	db     *store.DB
+	blobs  Blobs
 	pub    jetstream.JetStream // the intake's own publishing context, see NewIntake
 	feeds  FeedLookup
 	logger *slog.Logger
@@ -169,20 +171,22 @@ func (in *Intake) acquire(ctx context.Context) error {
 // release frees a write slot taken by acquire.
 func (in *Intake) release() { <-in.writes }
 
-// NewIntake returns an Intake that records uploads in db, publishes their
-// events over js's connection into the events stream (which must exist, see
-// EventStreamConfig) and resolves their feed with feeds.
+// NewIntake returns an Intake that records uploads in db, keeps their
+// content in blobs, publishes their first tasks into the tasks stream and
+// their received events into the events stream over js's connection (both
+// streams must exist, see TaskStreamConfig and EventStreamConfig) and
+// resolves their feed with feeds.
 //
 // The intake publishes through a JetStream context of its own on that
 // connection, whose asynchronous publishes time out after the publish
 // timeout: an acknowledgement that never comes then frees its slot instead of
 // pinning it, and the intake's pending publishes are its own.
-func NewIntake(cfg IntakeConfig, db *store.DB, js jetstream.JetStream, feeds FeedLookup, logger *slog.Logger) (*Intake, error) {
+func NewIntake(cfg IntakeConfig, db *store.DB, js jetstream.JetStream, feeds FeedLookup, blobs Blobs, logger *slog.Logger) (*Intake, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if db == nil || js == nil || feeds == nil || logger == nil {
-		return nil, errors.New("new intake: db, jetstream, feed lookup and logger are required")
+	if db == nil || js == nil || feeds == nil || blobs == nil || logger == nil {
+		return nil, errors.New("new intake: db, jetstream, feed lookup, blob store and logger are required")
 	}
 	// Publishing needs neither the API prefix nor the domain of js: a
 	// publish goes to the event's subject, its ack to the connection's inbox.
@@ -193,6 +197,7 @@ func NewIntake(cfg IntakeConfig, db *store.DB, js jetstream.JetStream, feeds Fee
 	return &Intake{
 		cfg:    cfg,
 		db:     db,
+		blobs:  blobs,
 		pub:    pub,
 		feeds:  feeds,
 		logger: logger.With("component", "intake"),
@@ -241,7 +246,15 @@ func (in *Intake) Receive(ctx context.Context, u Upload) (Upload, error) {
 	u.Status = StatusReceived
 	u.UpdatedAt = now
 	u.PublishedAt, u.PublishAttempts, u.LastError = nil, 0, ""
+	u.Attempt, u.Error, u.FinishedAt, u.ArchivedAt, u.PurgedAt, u.Files = 1, "", nil, nil, nil, []File{}
+	// The blob shares the received file's inode (blob.Dir links it): the
+	// customer may replace or remove the file from now on, the pipeline
+	// reads what was closed.
+	if err := blob.Import(ctx, in.blobs, UploadBlobKey(u.ID), u.File); err != nil {
+		return Upload{}, fmt.Errorf("keep upload %q of account %q: %w", u.Path, u.Account, err)
+	}
 	if err := in.insertUpload(ctx, u); err != nil {
+		_ = in.blobs.RemoveAll(context.WithoutCancel(ctx), u.ID)
 		return Upload{}, err
 	}
 	in.wakePublisher()

@@ -43,7 +43,7 @@ func BenchmarkReceive(b *testing.B) {
 			require.NoError(b, err)
 			b.Cleanup(func() { require.NoError(b, db.Close()) })
 			cfg := DefaultIntakeConfig() // batches of 100, as in production
-			in, err := NewIntake(cfg, db, js, testFeeds, slog.New(slog.DiscardHandler))
+			in, err := NewIntake(cfg, db, js, testFeeds, testBlobs(b), slog.New(slog.DiscardHandler))
 			require.NoError(b, err)
 			ctx, cancel := context.WithCancel(b.Context())
 			done := make(chan error, 1)

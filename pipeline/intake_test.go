@@ -135,7 +135,7 @@ func TestReceiveRefuses(t *testing.T) {
 			in := in
 			if tc.feeds != nil {
 				var err error
-				in, err = NewIntake(testIntakeConfig(), db, js, tc.feeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
+				in, err = NewIntake(testIntakeConfig(), db, js, tc.feeds, testBlobs(t), slog.New(slog.NewTextHandler(t.Output(), nil)))
 				require.NoError(t, err)
 			}
 			_, err := in.Receive(t.Context(), u)
@@ -220,7 +220,7 @@ func TestReceiveDoesNotWaitForNATS(t *testing.T) {
 			db := storetest.SQLite(t)
 			cfg := testIntakeConfig()
 			cfg.PublishTimeout = 5 * time.Second
-			in, err := NewIntake(cfg, db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
+			in, err := NewIntake(cfg, db, js, testFeeds, testBlobs(t), slog.New(slog.NewTextHandler(t.Output(), nil)))
 			require.NoError(t, err)
 			runPublisher(t, in)
 

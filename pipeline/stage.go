@@ -5,7 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
+
+	"github.com/sluicehq/sluice/blob"
 )
 
 // Object is one file at one point of the pipeline: a reference to its bytes
@@ -113,25 +114,9 @@ func ChildID(parentID, stage, name string) string {
 	return hex.EncodeToString(h[:12])
 }
 
-// Blobs stores file contents by key. Keys are relative slash-separated paths
-// of [A-Za-z0-9._-] elements. Implementations are safe for concurrent use.
-type Blobs interface {
-	// Open opens the blob key for reading; a missing key is an error
-	// wrapping fs.ErrNotExist.
-	Open(ctx context.Context, key string) (io.ReadCloser, error)
-	// Create starts writing the blob key. Nothing is visible under key
-	// until Commit, which replaces an earlier blob of the same key.
-	Create(ctx context.Context, key string) (BlobWriter, error)
-	// Remove deletes the blob key; a missing key is not an error.
-	Remove(ctx context.Context, key string) error
-}
+// Blobs stores file contents by key; see blob.Store. Stages take it from the
+// runner's wiring and never know where the bytes live.
+type Blobs = blob.Store
 
-// BlobWriter writes one blob. Exactly one of Commit and Abort must be
-// called; both are safe to call after the other (no-ops).
-type BlobWriter interface {
-	io.Writer
-	// Commit makes the written bytes durable and visible under the key.
-	Commit() error
-	// Abort discards what was written.
-	Abort() error
-}
+// BlobWriter writes one blob; see blob.Writer.
+type BlobWriter = blob.Writer

@@ -2,12 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sluicehq/sluice/blob"
 )
 
 // sweepGiveUp is the number of publishes in a row that must fail before a
@@ -123,13 +127,13 @@ func (in *Intake) publishBatch(ctx context.Context, batch []Upload) batchResult 
 	var (
 		r       batchResult
 		inARow  int
-		futures = make([]jetstream.PubAckFuture, 0, len(batch))
+		futures = make([][]jetstream.PubAckFuture, 0, len(batch))
 	)
 	// A publish that fails at once (disconnected, no slot) fails the same way
 	// for the rest of the batch: stop sending after a few in a row.
 	for _, u := range batch {
-		f, err := in.publishAsync(u)
-		futures = append(futures, f)
+		fs, err := in.publishAsync(ctx, u)
+		futures = append(futures, fs)
 		if err != nil {
 			r.fail(u.ID, err)
 			if inARow++; inARow >= sweepGiveUp {
@@ -146,33 +150,38 @@ func (in *Intake) publishBatch(ctx context.Context, batch []Upload) batchResult 
 	late := fmt.Errorf("no acknowledgement within %s", in.cfg.PublishTimeout)
 	expired := false
 	inARow = 0
-	for i, f := range futures {
-		if f == nil { // failed at once, recorded above
+	for i, fs := range futures {
+		if fs == nil { // failed at once, recorded above
 			inARow++
 			continue
 		}
 		id := batch[i].ID
 		var err error
-		if expired { // the rest of the batch had as long: take what came
-			select {
-			case <-f.Ok():
-			case err = <-f.Err():
-			default:
-				err = late
+		for _, f := range fs {
+			if expired { // the rest of the batch had as long: take what came
+				select {
+				case <-f.Ok():
+				case err = <-f.Err():
+				default:
+					err = late
+				}
+			} else {
+				select {
+				case <-f.Ok():
+				case err = <-f.Err():
+				case <-timeout.C:
+					expired, err = true, late
+				case <-ctx.Done():
+					r.stop = ctx.Err()
+					return r
+				}
 			}
-		} else {
-			select {
-			case <-f.Ok():
-			case err = <-f.Err():
-			case <-timeout.C:
-				expired, err = true, late
-			case <-ctx.Done():
-				r.stop = ctx.Err()
-				return r
+			if err != nil {
+				break
 			}
 		}
 		if err != nil {
-			r.fail(id, fmt.Errorf("publish on %q: %w", ReceivedSubject(batch[i].Account), err))
+			r.fail(id, fmt.Errorf("publish upload %s: %w", id, err))
 			if inARow++; inARow >= sweepGiveUp && r.stop == nil {
 				r.stop = fmt.Errorf("%d publishes in a row failed: %w", inARow, err)
 			}
@@ -184,9 +193,31 @@ func (in *Intake) publishBatch(ctx context.Context, batch []Upload) batchResult 
 	return r
 }
 
-// publishAsync sends u's received event into the events stream with the
-// upload id as Nats-Msg-Id, without waiting for the acknowledgement.
-func (in *Intake) publishAsync(u Upload) (jetstream.PubAckFuture, error) {
+// publishAsync sends the first task of u's current attempt into the tasks
+// stream and, on the first attempt of an upload that is not a dry run, its
+// received event into the events stream, without waiting for the
+// acknowledgements. The task's subject names the stage the content needs,
+// found by sniffing the first bytes of the upload's blob.
+func (in *Intake) publishAsync(ctx context.Context, u Upload) ([]jetstream.PubAckFuture, error) {
+	root := RootObject(u)
+	stage, err := in.firstStage(ctx, u, root.Key)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(Task{Object: root, Attempt: u.Attempt})
+	if err != nil {
+		return nil, fmt.Errorf("encode task of upload %s: %w", u.ID, err)
+	}
+	task := nats.NewMsg(TaskSubject(stage))
+	task.Data = body
+	f, err := in.pub.PublishMsgAsync(task, jetstream.WithMsgID(TaskMsgID(root.ID)), jetstream.WithExpectStream(TasksStream))
+	if err != nil {
+		return nil, fmt.Errorf("publish on %q: %w", task.Subject, err)
+	}
+	fs := []jetstream.PubAckFuture{f}
+	if u.Attempt > 1 || u.DryRun() {
+		return fs, nil
+	}
 	ev, err := ReceivedEvent(u, in.source)
 	if err != nil {
 		return nil, err
@@ -196,11 +227,29 @@ func (in *Intake) publishAsync(u Upload) (jetstream.PubAckFuture, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := in.pub.PublishMsgAsync(msg, jetstream.WithMsgID(u.ID), jetstream.WithExpectStream(EventsStream))
+	f, err = in.pub.PublishMsgAsync(msg, jetstream.WithMsgID(u.ID), jetstream.WithExpectStream(EventsStream))
 	if err != nil {
 		return nil, fmt.Errorf("publish on %q: %w", subject, err)
 	}
-	return f, nil
+	return append(fs, f), nil
+}
+
+// firstStage returns the stage that takes the upload's content, from its
+// first bytes. A blob lost in a crash (Receive does not sync its link) is
+// imported again from the received file; when that is gone too, the task
+// goes to the csv stage, whose tries fail and record why.
+func (in *Intake) firstStage(ctx context.Context, u Upload, key string) (string, error) {
+	head, err := readHead(ctx, in.blobs, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = blob.Import(ctx, in.blobs, key, u.File); err == nil {
+			head, err = readHead(ctx, in.blobs, key)
+		}
+	}
+	if err != nil {
+		in.logger.Warn("upload content unreadable", "upload", u.ID, "err", err)
+		return StageCSV, nil
+	}
+	return stageFor(Sniff(head)), nil
 }
 
 // Kick asks a running publisher (RunSweeper) to sweep now, even while it

@@ -149,7 +149,7 @@ func TestSweepWithoutStream(t *testing.T) {
 	db := storetest.SQLite(t)
 	cfg := testIntakeConfig()
 	cfg.PublishTimeout = 5 * time.Second // longer than the client's retries on no responders
-	in, err := NewIntake(cfg, db, js, testFeeds, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	in, err := NewIntake(cfg, db, js, testFeeds, testBlobs(t), slog.New(slog.NewTextHandler(t.Output(), nil)))
 	require.NoError(t, err)
 	want := recordOnly(t, in, cfg.SweepBatch)
 
@@ -161,10 +161,12 @@ func TestSweepWithoutStream(t *testing.T) {
 		require.NoError(t, err)
 		require.Nil(t, got.PublishedAt)
 		require.Equal(t, 1, got.PublishAttempts, "the whole batch was sent, and failed")
-		require.Contains(t, got.LastError, `publish on "sluice.received.acme"`)
+		require.Contains(t, got.LastError, "publish upload "+u.ID)
 	}
 
 	_, err = js.CreateStream(t.Context(), EventStreamConfig(DefaultEventsConfig()))
+	require.NoError(t, err)
+	_, err = js.CreateStream(t.Context(), TaskStreamConfig(DefaultRunnerConfig()))
 	require.NoError(t, err)
 	n, err = in.Sweep(t.Context())
 	require.NoError(t, err)

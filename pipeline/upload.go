@@ -62,6 +62,57 @@ type Upload struct {
 	PublishedAt     *time.Time `json:"published_at,omitempty"`
 	PublishAttempts int        `json:"publish_attempts"`     // failed and successful
 	LastError       string     `json:"last_error,omitempty"` // last publish error, "" after a success
+	// Attempt counts the runs of the pipeline over the upload: 1, and one
+	// more per retry (Runner.Retry).
+	Attempt int `json:"attempt"`
+	// Error says why the upload was rejected or failed, in short; the
+	// report has every file's errors.
+	Error string `json:"error,omitempty"`
+	// FinishedAt is when the current attempt reached its final state.
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// ArchivedAt is when the original left the customer's tree for the
+	// archive; PurgedAt when the archive and the outputs were removed.
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
+	PurgedAt   *time.Time `json:"purged_at,omitempty"`
+	// Files are the files of the current attempt, the upload itself first;
+	// filled in by the admin API's reads.
+	Files []File `json:"files"`
+}
+
+// DryRunFolder is the folder of an account's tree whose uploads are a dry
+// run: the whole pipeline and its report, nothing announced downstream.
+const DryRunFolder = "/_test"
+
+// DryRun reports whether u is a dry run: uploaded under /_test/.
+func (u Upload) DryRun() bool { return strings.HasPrefix(u.Path, DryRunFolder+"/") }
+
+// UploadBlobKey returns the blob key of upload id's content, which is also
+// its archive.
+func UploadBlobKey(uploadID string) string { return uploadID + "/upload" }
+
+// RootID returns the file id of the upload itself in attempt n: the upload
+// id in the first, derived from it in later ones, so that every attempt's
+// files and events have ids of their own.
+func RootID(uploadID string, attempt int) string {
+	if attempt <= 1 {
+		return uploadID
+	}
+	return ChildID(uploadID, "attempt", strconv.Itoa(attempt))
+}
+
+// RootObject returns the upload as the input of its first stage in its
+// current attempt.
+func RootObject(u Upload) Object {
+	return Object{
+		ID:       RootID(u.ID, u.Attempt),
+		UploadID: u.ID,
+		Account:  u.Account,
+		Feed:     u.Feed,
+		Name:     u.Name(),
+		Key:      UploadBlobKey(u.ID),
+		Size:     u.Size,
+		SHA256:   u.SHA256,
+	}
 }
 
 // Name returns the upload's file name as uploaded, the base of its path.
@@ -80,13 +131,14 @@ const (
 )
 
 const uploadColumns = `id, account, feed, path, file, size, sha256, status, session_id, remote,
-	client_version, received_at, updated_at, published_at, publish_attempts, last_error`
+	client_version, received_at, updated_at, published_at, publish_attempts, last_error,
+	attempt, error, finished_at, archived_at, purged_at`
 
 // insertUpload records u. A single INSERT is its own transaction: the row and
 // its outbox entry (published_at NULL) appear together or not at all.
 func (in *Intake) insertUpload(ctx context.Context, u Upload) error {
 	err := in.write(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 0, '')`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 0, '', 1, '', NULL, NULL, NULL)`,
 		u.ID, u.Account, u.Feed, u.Path, u.File, u.Size, u.SHA256, string(u.Status), u.SessionID, u.Remote,
 		u.ClientVersion, u.ReceivedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
 	if err != nil {
@@ -107,24 +159,39 @@ func scanUpload(s scanner) (Upload, error) {
 		received, updated int64
 		published         sql.NullInt64
 		attempts          int64
+		attempt           int64
+		finished          sql.NullInt64
+		archived, purged  sql.NullInt64
 	)
 	err := s.Scan(&u.ID, &u.Account, &u.Feed, &u.Path, &u.File, &u.Size, &u.SHA256, &status, &u.SessionID, &u.Remote,
-		&u.ClientVersion, &received, &updated, &published, &attempts, &u.LastError)
+		&u.ClientVersion, &received, &updated, &published, &attempts, &u.LastError,
+		&attempt, &u.Error, &finished, &archived, &purged)
 	if err != nil {
 		return Upload{}, err
 	}
 	u.Status = Status(status)
 	u.ReceivedAt = fromMicros(received)
 	u.UpdatedAt = fromMicros(updated)
-	if published.Valid {
-		t := fromMicros(published.Int64)
-		u.PublishedAt = &t
-	}
+	u.PublishedAt = optionalTime(published)
 	u.PublishAttempts = int(attempts)
+	u.Attempt = int(attempt)
+	u.FinishedAt = optionalTime(finished)
+	u.ArchivedAt = optionalTime(archived)
+	u.PurgedAt = optionalTime(purged)
 	return u, nil
 }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// optionalTime returns the time of a nullable microseconds column, nil for
+// NULL.
+func optionalTime(us sql.NullInt64) *time.Time {
+	if !us.Valid {
+		return nil
+	}
+	t := fromMicros(us.Int64)
+	return &t
+}
 
 // queryUploads runs a SELECT of uploadColumns and scans every row.
 func queryUploads(ctx context.Context, db *store.DB, query string, args ...any) ([]Upload, error) {
@@ -159,7 +226,11 @@ func (in *Intake) Upload(ctx context.Context, id string) (Upload, error) {
 	if err != nil {
 		return Upload{}, fmt.Errorf("read upload %q: %w", id, err)
 	}
-	return u, nil
+	us := []Upload{u}
+	if err := withFiles(ctx, in.db, us); err != nil {
+		return Upload{}, err
+	}
+	return us[0], nil
 }
 
 // Uploads returns one page of the uploads that match f, newest first, and the
@@ -208,11 +279,15 @@ func (in *Intake) Uploads(ctx context.Context, f UploadFilter, p credentials.Pag
 	if err != nil {
 		return nil, "", fmt.Errorf("list uploads: %w", err)
 	}
-	if len(items) <= limit {
-		return items, "", nil
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = encodeCursor(items[limit-1].ID)
 	}
-	items = items[:limit]
-	return items, encodeCursor(items[limit-1].ID), nil
+	if err := withFiles(ctx, in.db, items); err != nil {
+		return nil, "", err
+	}
+	return items, next, nil
 }
 
 // encodeCursor makes the opaque cursor that resumes a list after id.

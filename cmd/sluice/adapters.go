@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/sluicehq/sluice/credentials"
@@ -61,4 +63,50 @@ func (s uploadSink) Received(ctx context.Context, u sshserver.Upload) (string, e
 		ReceivedAt:    u.ClosedAt,
 	})
 	return rec.ID, err
+}
+
+// stageKeys gives the decrypt stage the accounts' OpenPGP keys, unlocked
+// and cached by the credentials service (decrypt.Keyring).
+type stageKeys struct{ svc *credentials.Service }
+
+func (k stageKeys) DecryptionKeys(ctx context.Context, account string) (openpgp.EntityList, error) {
+	return k.svc.DecryptionKeys(ctx, account)
+}
+
+func (k stageKeys) VerificationKeys(ctx context.Context, account string) (openpgp.EntityList, error) {
+	return k.svc.VerificationKeys(ctx, account)
+}
+
+// zipPasswords gives the unzip stage the accounts' ZIP passwords
+// (unzip.Passwords).
+type zipPasswords struct{ svc *credentials.Service }
+
+func (z zipPasswords) Passwords(ctx context.Context, account string) ([]string, error) {
+	return z.svc.ZipPasswords(ctx, account)
+}
+
+// feedPolicy tells the stages what a feed demands (decrypt.Policy,
+// unzip.Policy). A file outside every feed, or of a feed deleted since,
+// gets the defaults; the csv stage rejects it with the reason.
+type feedPolicy struct{ svc *credentials.Service }
+
+func (p feedPolicy) feed(ctx context.Context, account, name string) (credentials.Feed, error) {
+	if name == "" {
+		return credentials.Feed{}, nil
+	}
+	f, err := p.svc.Feed(ctx, account, name)
+	if errors.Is(err, credentials.ErrNotFound) {
+		return credentials.Feed{}, nil
+	}
+	return f, err
+}
+
+func (p feedPolicy) RequireSignature(ctx context.Context, account, feed string) (bool, error) {
+	f, err := p.feed(ctx, account, feed)
+	return f.RequireSignature, err
+}
+
+func (p feedPolicy) AllowZipCrypto(ctx context.Context, account, feed string) (bool, error) {
+	f, err := p.feed(ctx, account, feed)
+	return f.AllowZipCrypto, err
 }

@@ -24,6 +24,9 @@ import (
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/defender"
 	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/pipeline/csvcheck"
+	"github.com/sluicehq/sluice/pipeline/decrypt"
+	"github.com/sluicehq/sluice/pipeline/unzip"
 	"github.com/sluicehq/sluice/sshserver"
 	"github.com/sluicehq/sluice/store"
 )
@@ -46,12 +49,33 @@ type Config struct {
 	Defender       defender.Config    `yaml:"defender" koanf:"defender"`
 	NATS           broker.Config      `yaml:"nats" koanf:"nats"`
 	Pipeline       PipelineConfig     `yaml:"pipeline" koanf:"pipeline"`
+	Retention      RetentionConfig    `yaml:"retention" koanf:"retention"`
 }
 
-// PipelineConfig gathers the pipeline's settings.
+// PipelineConfig gathers the pipeline's settings: the runner's own keys
+// (pipeline.workers, pipeline.max_deliver, ...) and a section per part.
 type PipelineConfig struct {
-	Intake pipeline.IntakeConfig `yaml:"intake" koanf:"intake"`
-	Events pipeline.EventsConfig `yaml:"events" koanf:"events"`
+	pipeline.RunnerConfig `yaml:",inline" koanf:",squash,flatten"`
+	Intake                pipeline.IntakeConfig `yaml:"intake" koanf:"intake"`
+	Events                pipeline.EventsConfig `yaml:"events" koanf:"events"`
+	Decrypt               decrypt.Config        `yaml:"decrypt" koanf:"decrypt"`
+	Unzip                 unzip.Config          `yaml:"unzip" koanf:"unzip"`
+	CSV                   csvcheck.Config       `yaml:"csvcheck" koanf:"csvcheck"`
+}
+
+// RetentionConfig says how long Sluice keeps what it processed.
+type RetentionConfig struct {
+	// Archive is how long an upload's original, its outputs and its
+	// reports are kept after it finished; then the janitor removes them.
+	Archive time.Duration `yaml:"archive" koanf:"archive"`
+}
+
+// Validate reports the first invalid field, naming its key.
+func (c RetentionConfig) Validate() error {
+	if c.Archive < time.Hour {
+		return fmt.Errorf("retention.archive: must be at least 1h (got %s)", c.Archive)
+	}
+	return nil
 }
 
 // defaultConfig is what `sluice serve` runs with when nothing else is given.
@@ -66,7 +90,15 @@ func defaultConfig() Config {
 		SFTP:           sshserver.DefaultConfig(),
 		Defender:       defender.DefaultConfig(),
 		NATS:           broker.DefaultConfig(),
-		Pipeline:       PipelineConfig{Intake: pipeline.DefaultIntakeConfig(), Events: pipeline.DefaultEventsConfig()},
+		Pipeline: PipelineConfig{
+			RunnerConfig: pipeline.DefaultRunnerConfig(),
+			Intake:       pipeline.DefaultIntakeConfig(),
+			Events:       pipeline.DefaultEventsConfig(),
+			Decrypt:      decrypt.DefaultConfig(),
+			Unzip:        unzip.DefaultConfig(),
+			CSV:          csvcheck.DefaultConfig(),
+		},
+		Retention: RetentionConfig{Archive: 30 * 24 * time.Hour},
 	}
 }
 
@@ -77,7 +109,12 @@ func (c *Config) derive() {
 	c.SFTP.HostKeyDir = filepath.Join(c.DataDir, "hostkeys")
 	c.NATS.StoreDir = filepath.Join(c.DataDir, "nats")
 	c.Pipeline.Events.Replicas = c.NATS.Replicas
+	c.Pipeline.RunnerConfig.Replicas = c.NATS.Replicas
 }
+
+// blobDir is the folder of the pipeline's blobs: uploads kept for the
+// archive period, stage outputs, reports.
+func (c Config) blobDir() string { return filepath.Join(c.DataDir, "blobs") }
 
 // fsConfig is the SFTP filesystem's share of the configuration.
 func (c Config) fsConfig() sshserver.FSConfig {
@@ -101,7 +138,8 @@ func (c Config) Validate() error {
 	if err := c.Store.Validate(); err != nil {
 		return err
 	}
-	for _, v := range []interface{ Validate() error }{c.Credentials, c.SFTP, c.Defender, c.NATS, c.Pipeline.Intake, c.Pipeline.Events} {
+	for _, v := range []interface{ Validate() error }{c.Credentials, c.SFTP, c.Defender, c.NATS, c.Pipeline.RunnerConfig, c.Pipeline.Intake,
+		c.Pipeline.Events, c.Pipeline.Decrypt, c.Pipeline.Unzip, c.Pipeline.CSV, c.Retention} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the server: admin API (and, as they land, SFTP and the pipeline)",
+		Short: "Run the server: SFTP, the pipeline workers, the admin API and (by default) an embedded NATS",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := load()
@@ -48,6 +48,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 	}
 
+	worker := &cobra.Command{
+		Use:   "worker",
+		Short: "Run pipeline workers only, against the external NATS of nats.url",
+		Long: "worker takes pipeline tasks (decrypt, unzip, validate) from the NATS cluster that the serve nodes use\n" +
+			"and shares their store and data directory. Run as many as the load needs; stop with SIGTERM.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			return work(cmd.Context(), cfg, newLogger(cfg.Log, stderr))
+		},
+	}
 	token := &cobra.Command{Use: "token", Short: "Manage admin API tokens"}
 	var tokenName, tokenDesc string
 	tokenCreate := &cobra.Command{
@@ -105,7 +119,7 @@ Stop every Sluice process of the deployment first.`,
 		},
 	})
 
-	root.AddCommand(serve, token, config, masterKey, &cobra.Command{
+	root.AddCommand(serve, worker, token, config, masterKey, &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,

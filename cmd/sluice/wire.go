@@ -14,11 +14,16 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/admin"
+	"github.com/sluicehq/sluice/blob"
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/defender"
 	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/pipeline/csvcheck"
+	"github.com/sluicehq/sluice/pipeline/decrypt"
+	"github.com/sluicehq/sluice/pipeline/unzip"
 	"github.com/sluicehq/sluice/sshserver"
 	"github.com/sluicehq/sluice/store"
 )
@@ -105,7 +110,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer nats.Close()
-	intake, err := pipeline.NewIntake(cfg.Pipeline.Intake, a.db, nats.JetStream(), a.svc, logger)
+	blobs, err := blob.Open(cfg.blobDir())
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+	intake, err := pipeline.NewIntake(cfg.Pipeline.Intake, a.db, nats.JetStream(), a.svc, blobs, logger)
 	if err != nil {
 		return err
 	}
@@ -124,6 +134,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer sftpSrv.Close()
+	runner, err := newRunner(cfg, a, nats.JetStream(), blobs, sshserver.Reports{HomeDir: cfg.Credentials.HomeDir}, logger)
+	if err != nil {
+		return err
+	}
 	api, err := admin.New(cfg.Admin, admin.Deps{
 		Service:  a.svc,
 		Uploads:  intake,
@@ -150,7 +164,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		// Streams are created in the background: with an external cluster
 		// that is still electing a leader, SFTP keeps accepting uploads
 		// meanwhile and the sweeper publishes them once the stream exists.
-		if err := broker.EnsureStream(gctx, nats.JetStream(), pipeline.EventStreamConfig(cfg.Pipeline.Events)); err != nil {
+		if err := ensureStreams(gctx, cfg, nats.JetStream()); err != nil {
 			if gctx.Err() != nil {
 				return nil
 			}
@@ -160,9 +174,90 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return nil
 	})
 	g.Go(func() error { return intake.RunSweeper(gctx, 0) })
+	g.Go(func() error { return runner.Run(gctx) })
+	g.Go(func() error { return runner.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return files.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return sftpSrv.Serve(gctx, sftpLn) })
 	g.Go(func() error { return api.Serve(gctx, adminLn) })
+	err = g.Wait()
+	logger.Info("stopped")
+	return err
+}
+
+// ensureStreams creates or updates the events and tasks streams.
+func ensureStreams(ctx context.Context, cfg Config, js jetstream.JetStream) error {
+	if err := broker.EnsureStream(ctx, js, pipeline.EventStreamConfig(cfg.Pipeline.Events)); err != nil {
+		return err
+	}
+	return broker.EnsureStream(ctx, js, pipeline.TaskStreamConfig(cfg.Pipeline.RunnerConfig))
+}
+
+// newRunner builds the pipeline's stages over the credentials service and
+// the runner that drives them; reports go to the accounts' /reports folders.
+func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs *blob.Dir, reports pipeline.ReportWriter, logger *slog.Logger) (*pipeline.Runner, error) {
+	pgp, err := decrypt.New(cfg.Pipeline.Decrypt, blobs, stageKeys{a.svc}, feedPolicy{a.svc}, logger)
+	if err != nil {
+		return nil, err
+	}
+	zip, err := unzip.New(cfg.Pipeline.Unzip, blobs, zipPasswords{a.svc}, feedPolicy{a.svc}, logger)
+	if err != nil {
+		return nil, err
+	}
+	csv, err := csvcheck.New(cfg.Pipeline.CSV, blobs, a.svc, logger)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.NewRunner(cfg.Pipeline.RunnerConfig, pipeline.RunnerDeps{
+		DB:      a.db,
+		JS:      js,
+		Blobs:   blobs,
+		Stages:  []pipeline.Stage{pgp, zip, csv},
+		Reports: reports,
+		Logger:  logger,
+		Archive: cfg.Retention.Archive,
+		Source:  "/sluice/" + cfg.Pipeline.Intake.Node,
+	})
+}
+
+// work runs pipeline workers only, against the NATS of nats.url, until ctx
+// is cancelled: `sluice worker`, for more processing power than the serve
+// nodes have. It shares the store and the data directory (blobs, the
+// accounts' /reports) with the serve nodes.
+func work(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if cfg.NATS.URL == "" {
+		return errors.New("sluice worker needs nats.url (SLUICE_NATS_URL): the NATS that the serve nodes use; the embedded server is private to one serve process")
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimitMiB << 20)
+	}
+	a, err := openApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	nats, err := broker.Start(ctx, cfg.NATS, logger)
+	if err != nil {
+		return err
+	}
+	defer nats.Close()
+	blobs, err := blob.Open(cfg.blobDir())
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+	reports := sshserver.Reports{HomeDir: cfg.Credentials.HomeDir}
+	runner, err := newRunner(cfg, a, nats.JetStream(), blobs, reports, logger)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := ensureStreams(gctx, cfg, nats.JetStream()); err != nil && gctx.Err() == nil {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { return runner.Run(gctx) })
 	err = g.Wait()
 	logger.Info("stopped")
 	return err

@@ -1,0 +1,157 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// maxDeliveriesSubject carries JetStream's advisories of tasks that were
+// delivered MaxDeliver times without being acknowledged: their worker
+// crashed, hung past every heartbeat or was stopped on each try.
+const maxDeliveriesSubject = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + TasksStream + ".*"
+
+// maxDeliveriesAdvisory is the part of the advisory the runner reads.
+type maxDeliveriesAdvisory struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// onMaxDeliveries fails the file of a task JetStream gave up on, with the
+// last error its tries recorded, and removes the task from the stream
+// (a work queue keeps an unacknowledged message forever). Runners of every
+// node share one queue group: one of them handles each advisory.
+func (r *Runner) onMaxDeliveries(ctx context.Context, m *nats.Msg) {
+	var adv maxDeliveriesAdvisory
+	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.Stream != TasksStream {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	log := r.logger.With("consumer", adv.Consumer, "seq", adv.StreamSeq, "deliveries", adv.Deliveries)
+	stream, err := r.js.Stream(ctx, TasksStream)
+	if err != nil {
+		log.Error("task out of deliveries not handled", "err", err)
+		return
+	}
+	raw, err := stream.GetMsg(ctx, adv.StreamSeq)
+	if err != nil {
+		// Terminated or acknowledged meanwhile: nothing to do.
+		log.Debug("task out of deliveries is gone", "err", err)
+		return
+	}
+	if err := r.giveUp(ctx, raw.Data, adv.Deliveries); err != nil {
+		log.Error("task out of deliveries not handled", "err", err)
+		return
+	}
+	if err := stream.DeleteMsg(ctx, adv.StreamSeq); err != nil {
+		log.Warn("task out of deliveries not removed", "err", err)
+	}
+}
+
+// giveUp fails the pending file of a task that ran out of deliveries.
+func (r *Runner) giveUp(ctx context.Context, data []byte, deliveries uint64) error {
+	task, err := decodeTask(data)
+	if err != nil {
+		return err
+	}
+	u, err := r.upload(ctx, task.Object.UploadID)
+	if err != nil || u.Attempt != task.Attempt {
+		return err
+	}
+	f, err := getFile(ctx, r.db, task.Object.ID)
+	if err != nil || f.Status != FilePending {
+		return err // the root's first tries died before recording it: left to the admin's retry
+	}
+	last := f.Error
+	if last == "" {
+		last = "no worker finished it in time (crashed, stopped or hung)"
+	}
+	f.Status, f.Deliveries = FileFailed, int(deliveries)
+	f.Error = fmt.Sprintf("internal error after %d tries: %s", deliveries, last)
+	r.metrics.files.WithLabelValues(f.Next, "failed").Inc()
+	r.metrics.failed.Inc()
+	r.logger.Error("task out of deliveries; the file failed", "upload", u.ID, "file", f.ID, "stage", f.Next, "err", last)
+	if err := r.settle(ctx, u, f, nil); err != nil && err != errDrop {
+		return err
+	}
+	return nil
+}
+
+// staleRemover is a blob store that can remove the temporary files of
+// writers that never committed (a crash).
+type staleRemover interface {
+	RemoveStale(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// Purge removes what the archive period is over for: the blobs of uploads
+// that finished longer ago than retention.archive (original, outputs,
+// reports) and their report files in /reports. The records stay, marked
+// purged. It also removes blob writers' temporary files older than
+// staleAfter. It returns how many uploads it purged and is safe for
+// concurrent use.
+func (r *Runner) Purge(ctx context.Context, staleAfter time.Duration) (int, error) {
+	if sr, ok := r.blobs.(staleRemover); ok {
+		if n, err := sr.RemoveStale(ctx, staleAfter); err != nil {
+			r.logger.Warn("stale blob files not removed", "err", err)
+		} else if n > 0 {
+			r.logger.Info("stale blob files removed", "files", n)
+		}
+	}
+	cutoff := r.now().Add(-r.archive).UnixMicro()
+	purged := 0
+	for {
+		batch, err := queryUploads(ctx, r.db, `SELECT `+uploadColumns+` FROM uploads
+			WHERE finished_at < $1 AND purged_at IS NULL ORDER BY id LIMIT 100`, cutoff)
+		if err != nil {
+			return purged, fmt.Errorf("purge: %w", err)
+		}
+		for _, u := range batch {
+			if err := r.blobs.RemoveAll(ctx, u.ID); err != nil {
+				return purged, fmt.Errorf("purge upload %s: %w", u.ID, err)
+			}
+			if r.reports != nil {
+				for _, name := range []string{ReportName(u), ErrorsName(u)} {
+					if err := r.reports.RemoveReport(ctx, u.Account, name); err != nil {
+						return purged, fmt.Errorf("purge upload %s: %w", u.ID, err)
+					}
+				}
+			}
+			if _, err := r.db.ExecContext(ctx, `UPDATE uploads SET purged_at = $1 WHERE id = $2`, r.now().UnixMicro(), u.ID); err != nil {
+				return purged, fmt.Errorf("purge upload %s: %w", u.ID, err)
+			}
+			purged++
+		}
+		if len(batch) < 100 {
+			return purged, nil
+		}
+	}
+}
+
+// RunJanitor purges at once — removing every temporary blob file, which at
+// start can only be a crashed writer's — and then every interval until ctx
+// ends, when it returns nil. Later runs leave temporary files younger than
+// the task timeout alone: a worker may be writing them.
+func (r *Runner) RunJanitor(ctx context.Context, every time.Duration) error {
+	staleAfter := time.Duration(0)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := r.Purge(ctx, staleAfter); err != nil {
+			r.logger.Warn("archive purge failed", "err", err)
+		} else if n > 0 {
+			r.logger.Info("archive purged", "uploads", n)
+		}
+		staleAfter = r.cfg.TaskTimeout + time.Minute
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
