@@ -271,3 +271,6 @@ func (d *Dir) RemoveStale(ctx context.Context, olderThan time.Duration) (int, er
 	})
 	return n, err
 }
+
+// Path returns the folder the blobs are stored in.
+func (d *Dir) Path() string { return d.root.Name() }

@@ -130,6 +130,10 @@ func newFile(o Object, attempt int, stage, lineage string, status FileStatus, no
 	return f
 }
 
+// lineageSep separates the names of a lineage: the ASCII unit separator,
+// which file names do not hold and PostgreSQL's text does (unlike NUL).
+const lineageSep = "\x1f"
+
 // queryer is a *sql.DB, *sql.Tx or *store.DB.
 type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

@@ -230,6 +230,9 @@ func (r *Runner) handle(ctx context.Context, st Stage, msg jetstream.Msg) {
 		// Shutting down: hand the task back at once.
 		_ = msg.Nak()
 	default:
+		// Kept on the file: the admin API shows it, and the max-deliveries
+		// advisory fails the file with it after the last try.
+		r.recordTry(ctx, task.Object.ID, int(md.NumDelivered), err)
 		delay := r.cfg.backoff(int(md.NumDelivered))
 		log.Warn("task failed; retrying", "retry_in", delay, "err", err)
 		_ = msg.NakWithDelay(delay)
@@ -289,7 +292,6 @@ func (r *Runner) run(ctx context.Context, st Stage, msg jetstream.Msg, task Task
 		}
 		r.metrics.files.WithLabelValues(st.Name(), "retried").Inc()
 		if delivery < r.cfg.MaxDeliver {
-			r.recordTry(ctx, f, perr)
 			return perr
 		}
 		log.Error("task failed for the last time; the file failed", "err", perr)
@@ -360,7 +362,7 @@ func (r *Runner) plan(ctx context.Context, parent File, stage string, outs []Obj
 			return nil, fmt.Errorf("stage %s returned an output without id or blob key", stage)
 		}
 		o.UploadID, o.ParentID = parent.UploadID, parent.ID
-		f := newFile(o, parent.Attempt, stage, parent.lineage+"\x00"+o.Name, FilePending, now)
+		f := newFile(o, parent.Attempt, stage, parent.lineage+lineageSep+o.Name, FilePending, now)
 		switch {
 		case o.Result != nil && o.Result.Accepted:
 			f.Status = FileReady
@@ -405,11 +407,11 @@ func resultError(res *Result) string {
 
 // recordTry keeps the error of a failed try on the file, for the admin API
 // to show while the task is retried.
-func (r *Runner) recordTry(ctx context.Context, f File, cause error) {
+func (r *Runner) recordTry(ctx context.Context, fileID string, delivery int, cause error) {
 	_, err := r.db.ExecContext(context.WithoutCancel(ctx), `UPDATE files SET error = $1, deliveries = $2, updated_at = $3
-		WHERE id = $4 AND status = 'pending'`, truncate(cause.Error(), 4000), f.Deliveries, r.now().UnixMicro(), f.ID)
+		WHERE id = $4 AND status = 'pending'`, truncate(cause.Error(), 4000), delivery, r.now().UnixMicro(), fileID)
 	if err != nil {
-		r.logger.Warn("failed try not recorded", "file", f.ID, "err", err)
+		r.logger.Warn("failed try not recorded", "file", fileID, "err", err)
 	}
 }
 

@@ -21,7 +21,7 @@ CREATE TABLE files (
     parent_id     TEXT    NOT NULL DEFAULT '',     -- '' for the upload itself
     stage         TEXT    NOT NULL,                -- the stage that made it: upload, pgp, zip, csv
     name          TEXT    NOT NULL,                -- file name at this point, e.g. the entry of a ZIP
-    lineage       TEXT    NOT NULL,                -- the names from the upload down, NUL-separated: unique per stage
+    lineage       TEXT    NOT NULL,                -- the names from the upload down, separated by U+001F: unique per stage
     next          TEXT    NOT NULL DEFAULT '',     -- the stage that takes it, '' when it is final
     status        TEXT    NOT NULL CHECK (status IN ('pending', 'done', 'ready', 'rejected', 'failed')),
     error         TEXT    NOT NULL DEFAULT '',     -- why rejected or failed; the last transient error while pending
