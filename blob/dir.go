@@ -12,7 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
+	"syscall"
 )
 
 // Dir is a Store on local disk: blob "a/b" is the file a/b under
@@ -88,6 +88,13 @@ func (d *Dir) Create(_ context.Context, key string) (Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create blob %q: %w", key, err)
 	}
+	// The lock marks the file as being written: it lasts as long as the
+	// writer's process, however that ends (see RemoveStale).
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		_ = d.root.Remove(tmp)
+		return nil, fmt.Errorf("lock blob %q: %w", key, err)
+	}
 	return &writer{d: d, f: f, tmp: tmp, key: key}, nil
 }
 
@@ -127,13 +134,14 @@ func (w *writer) Commit() error {
 		w.abort()
 		return fmt.Errorf("sync blob %q: %w", w.key, err)
 	}
-	if err := w.f.Close(); err != nil {
-		w.abort()
-		return fmt.Errorf("close blob %q: %w", w.key, err)
-	}
+	// Renamed while still open, so still locked: RemoveStale never takes
+	// a temporary file whose writer is alive.
 	if err := w.d.root.Rename(w.tmp, w.key); err != nil {
-		_ = w.d.root.Remove(w.tmp)
+		w.abort()
 		return fmt.Errorf("commit blob %q: %w", w.key, err)
+	}
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("close blob %q: %w", w.key, err)
 	}
 	dir, err := w.d.root.Open(path.Dir(w.key))
 	if err != nil {
@@ -244,14 +252,19 @@ func (d *Dir) RemoveAll(_ context.Context, prefix string) error {
 	return nil
 }
 
-// RemoveStale removes the temporary files of writers that never committed
-// or aborted (a crash) and are older than olderThan, and returns how many it
-// removed.
-func (d *Dir) RemoveStale(ctx context.Context, olderThan time.Duration) (int, error) {
-	cutoff := time.Now().Add(-olderThan)
+// RemoveStale removes the temporary files of writers that neither
+// committed nor aborted because their process died (a crash, kill -9), and
+// returns how many it removed. A writer holds an exclusive flock on its
+// temporary file until it commits or aborts, and the kernel drops the lock
+// with the process: a file whose lock RemoveStale can take has no writer
+// left, in this process or any other sharing the folder.
+func (d *Dir) RemoveStale(ctx context.Context) (int, error) {
 	n := 0
 	err := fs.WalkDir(d.root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil // removed meanwhile
+			}
 			return err
 		}
 		if ctx.Err() != nil {
@@ -260,9 +273,13 @@ func (d *Dir) RemoveStale(ctx context.Context, olderThan time.Duration) (int, er
 		if e.IsDir() || !strings.HasPrefix(e.Name(), ".tmp-") {
 			return nil
 		}
-		info, err := e.Info()
-		if err != nil || info.ModTime().After(cutoff) {
+		f, err := d.root.OpenFile(p, os.O_RDONLY, 0)
+		if err != nil {
 			return nil
+		}
+		defer f.Close()
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			return nil // a live writer
 		}
 		if err := d.root.Remove(p); err == nil {
 			n++

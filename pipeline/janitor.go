@@ -84,20 +84,19 @@ func (r *Runner) giveUp(ctx context.Context, data []byte, deliveries uint64) err
 }
 
 // staleRemover is a blob store that can remove the temporary files of
-// writers that never committed (a crash).
+// writers that died before they committed (a crash); blob.Dir is one.
 type staleRemover interface {
-	RemoveStale(ctx context.Context, olderThan time.Duration) (int, error)
+	RemoveStale(ctx context.Context) (int, error)
 }
 
 // Purge removes what the archive period is over for: the blobs of uploads
 // that finished longer ago than retention.archive (original, outputs,
 // reports) and their report files in /reports. The records stay, marked
-// purged. It also removes blob writers' temporary files older than
-// staleAfter. It returns how many uploads it purged and is safe for
-// concurrent use.
-func (r *Runner) Purge(ctx context.Context, staleAfter time.Duration) (int, error) {
+// purged. It also removes the temporary files of blob writers that died. It
+// returns how many uploads it purged and is safe for concurrent use.
+func (r *Runner) Purge(ctx context.Context) (int, error) {
 	if sr, ok := r.blobs.(staleRemover); ok {
-		if n, err := sr.RemoveStale(ctx, staleAfter); err != nil {
+		if n, err := sr.RemoveStale(ctx); err != nil {
 			r.logger.Warn("stale blob files not removed", "err", err)
 		} else if n > 0 {
 			r.logger.Info("stale blob files removed", "files", n)
@@ -133,21 +132,17 @@ func (r *Runner) Purge(ctx context.Context, staleAfter time.Duration) (int, erro
 	}
 }
 
-// RunJanitor purges at once — removing every temporary blob file, which at
-// start can only be a crashed writer's — and then every interval until ctx
-// ends, when it returns nil. Later runs leave temporary files younger than
-// the task timeout alone: a worker may be writing them.
+// RunJanitor purges at once (a crash's leftovers go at start) and then
+// every interval until ctx ends, when it returns nil.
 func (r *Runner) RunJanitor(ctx context.Context, every time.Duration) error {
-	staleAfter := time.Duration(0)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := r.Purge(ctx, staleAfter); err != nil {
+		if n, err := r.Purge(ctx); err != nil {
 			r.logger.Warn("archive purge failed", "err", err)
 		} else if n > 0 {
 			r.logger.Info("archive purged", "uploads", n)
 		}
-		staleAfter = r.cfg.TaskTimeout + time.Minute
 		select {
 		case <-ctx.Done():
 			return nil

@@ -124,6 +124,9 @@ func NewRunner(cfg RunnerConfig, deps RunnerDeps) (*Runner, error) {
 // nil. It also handles JetStream's advisories of tasks that ran out of
 // deliveries. It blocks; call it once per Runner.
 func (r *Runner) Run(ctx context.Context) error {
+	if r.cfg.Workers == 0 {
+		return errors.New("runner: pipeline.workers is 0: this process runs no workers")
+	}
 	consumers := map[string]jetstream.Consumer{}
 	for name := range r.stages {
 		c, err := r.ensureConsumer(ctx, name)

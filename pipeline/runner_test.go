@@ -655,14 +655,19 @@ func TestRunnerPurge(t *testing.T) {
 	stale := filepath.Join(env.blobs.Path(), u.ID, ".tmp-deadbeef-x")
 	require.NoError(t, os.WriteFile(stale, []byte("half"), 0o600))
 
-	n, err := env.runner.Purge(t.Context(), 0)
+	live, err := env.blobs.Create(t.Context(), u.ID+"/live")
+	require.NoError(t, err)
+	_, err = live.Write([]byte("being written"))
+	require.NoError(t, err)
+	n, err := env.runner.Purge(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "within the archive period")
 	_, err = os.Stat(stale)
-	require.ErrorIs(t, err, fs.ErrNotExist, "a crashed writer's temporary file is removed")
+	require.ErrorIs(t, err, fs.ErrNotExist, "a dead writer's temporary file is removed")
+	require.NoError(t, live.Commit(), "a live writer's is not")
 
 	env.runner.now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
-	n, err = env.runner.Purge(t.Context(), time.Hour)
+	n, err = env.runner.Purge(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	_, err = os.Stat(filepath.Join(env.blobs.Path(), u.ID))

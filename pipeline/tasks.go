@@ -52,6 +52,8 @@ func decodeTask(data []byte) (Task, error) {
 // under pipeline. in the configuration file.
 type RunnerConfig struct {
 	// Workers is how many tasks of each stage one process works on at once.
+	// 0 in `sluice serve` runs no workers there: a node that only takes
+	// uploads, with `sluice worker` processes elsewhere.
 	Workers int `yaml:"workers" koanf:"workers"`
 	// MaxDeliver is how often a task is tried before its file fails: the
 	// first delivery and its retries.
@@ -96,8 +98,8 @@ func DefaultRunnerConfig() RunnerConfig {
 // Validate reports the first invalid field of c, naming its key.
 func (c RunnerConfig) Validate() error {
 	switch {
-	case c.Workers < 1 || c.Workers > 256:
-		return fmt.Errorf("pipeline.workers: must be between 1 and 256 (got %d)", c.Workers)
+	case c.Workers < 0 || c.Workers > 256:
+		return fmt.Errorf("pipeline.workers: must be between 0 (none in this process) and 256 (got %d)", c.Workers)
 	case c.MaxDeliver < 1 || c.MaxDeliver > 100:
 		return fmt.Errorf("pipeline.max_deliver: must be between 1 and 100 (got %d)", c.MaxDeliver)
 	case len(c.Backoff) == 0:

@@ -80,7 +80,9 @@ type Upload struct {
 }
 
 // DryRunFolder is the folder of an account's tree whose uploads are a dry
-// run: the whole pipeline and its report, nothing announced downstream.
+// run: the whole pipeline and its report, nothing announced downstream. A
+// dry run's feed is the one its path has without the folder:
+// /_test/orders/x.csv is checked against the feed of /orders.
 const DryRunFolder = "/_test"
 
 // DryRun reports whether u is a dry run: uploaded under /_test/.

@@ -44,10 +44,12 @@ type sftpServer struct {
 
 // startSFTPServer runs `sluice serve` with the bootstrap token, the embedded
 // NATS server exposed on a random loopback port (unless env names an
-// external one in SLUICE_NATS_URL) and env.
+// external one in SLUICE_NATS_URL) and env. It runs no pipeline workers
+// unless env sets SLUICE_PIPELINE_WORKERS: the SFTP tests look at uploads
+// as received, before the pipeline archives them.
 func startSFTPServer(t *testing.T, env map[string]string) *sftpServer {
 	t.Helper()
-	all := map[string]string{"SLUICE_BOOTSTRAP_TOKEN": e2eBootstrap}
+	all := map[string]string{"SLUICE_BOOTSTRAP_TOKEN": e2eBootstrap, "SLUICE_PIPELINE_WORKERS": "0"}
 	if env["SLUICE_NATS_URL"] == "" {
 		all["SLUICE_NATS_LISTEN"] = "127.0.0.1:0"
 	}

@@ -174,7 +174,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return nil
 	})
 	g.Go(func() error { return intake.RunSweeper(gctx, 0) })
-	g.Go(func() error { return runner.Run(gctx) })
+	if cfg.Pipeline.Workers > 0 {
+		g.Go(func() error { return runner.Run(gctx) })
+	} else {
+		logger.Info("no pipeline workers in this process (pipeline.workers: 0); run sluice worker elsewhere")
+	}
 	g.Go(func() error { return runner.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return files.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return sftpSrv.Serve(gctx, sftpLn) })
@@ -224,6 +228,9 @@ func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs *blob.Dir, repo
 // nodes have. It shares the store and the data directory (blobs, the
 // accounts' /reports) with the serve nodes.
 func work(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	if cfg.Pipeline.Workers == 0 {
+		return errors.New("pipeline.workers: must be at least 1 for sluice worker")
+	}
 	if cfg.NATS.URL == "" {
 		return errors.New("sluice worker needs nats.url (SLUICE_NATS_URL): the NATS that the serve nodes use; the embedded server is private to one serve process")
 	}
