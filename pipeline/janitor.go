@@ -84,7 +84,8 @@ func (r *Runner) giveUp(ctx context.Context, data []byte, deliveries uint64) err
 }
 
 // staleRemover is a blob store that can remove the temporary files of
-// writers that died before they committed (a crash); blob.Dir is one.
+// writers that died before they committed (a crash); blob.Dir and
+// sshserver.Reports are.
 type staleRemover interface {
 	RemoveStale(ctx context.Context) (int, error)
 }
@@ -100,6 +101,13 @@ func (r *Runner) Purge(ctx context.Context) (int, error) {
 			r.logger.Warn("stale blob files not removed", "err", err)
 		} else if n > 0 {
 			r.logger.Info("stale blob files removed", "files", n)
+		}
+	}
+	if sr, ok := r.reports.(staleRemover); ok {
+		if n, err := sr.RemoveStale(ctx); err != nil {
+			r.logger.Warn("stale report files not removed", "err", err)
+		} else if n > 0 {
+			r.logger.Info("stale report files removed", "files", n)
 		}
 	}
 	cutoff := r.now().Add(-r.archive).UnixMicro()

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"syscall"
 )
 
 // Reports writes the pipeline's reports into the accounts' trees under
@@ -32,17 +34,20 @@ func (f Reports) WriteReport(_ context.Context, account, name string, content []
 	defer root.Close()
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := tempPrefix + hex.EncodeToString(rnd[:]) + ".report"
+	tmp := reportTempPrefix + hex.EncodeToString(rnd[:])
 	file, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("write report %q of %q: %w", name, account, err)
 	}
-	_, err = file.Write(content)
+	defer file.Close()
+	// Locked while written, renamed before it is closed: RemoveStale takes
+	// only the files of writers that died.
+	err = syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		_, err = file.Write(content)
+	}
 	if err == nil {
 		err = file.Sync()
-	}
-	if cerr := file.Close(); err == nil {
-		err = cerr
 	}
 	if err == nil {
 		err = root.Rename(tmp, name)
@@ -52,6 +57,49 @@ func (f Reports) WriteReport(_ context.Context, account, name string, content []
 		return fmt.Errorf("write report %q of %q: %w", name, account, err)
 	}
 	return nil
+}
+
+// reportTempPrefix starts the name of a report being written.
+const reportTempPrefix = reservedPrefix + "r."
+
+// RemoveStale removes the temporary files of report writers that died (a
+// crash) from every account's /reports, and returns how many. A writer
+// holds an exclusive flock on its file until it renamed it into place; the
+// kernel drops the lock with the process.
+func (f Reports) RemoveStale(ctx context.Context) (int, error) {
+	entries, err := os.ReadDir(f.HomeDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		dir := filepath.Join(f.HomeDir, e.Name(), rel(reportsDir))
+		files, err := os.ReadDir(dir)
+		if err != nil || !e.IsDir() {
+			continue
+		}
+		for _, r := range files {
+			if !strings.HasPrefix(r.Name(), reportTempPrefix) {
+				continue
+			}
+			p := filepath.Join(dir, r.Name())
+			file, err := os.Open(p)
+			if err != nil {
+				continue
+			}
+			if syscall.Flock(int(file.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil && os.Remove(p) == nil {
+				n++
+			}
+			file.Close()
+		}
+	}
+	return n, nil
 }
 
 // RemoveReport removes a report file from account's /reports folder; a
