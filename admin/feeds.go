@@ -19,10 +19,16 @@ type feedRequest struct {
 	RequireSignature  bool               `json:"require_signature"`
 	AllowZipCrypto    bool               `json:"allow_zipcrypto"`
 	Schema            credentials.Schema `json:"schema"`
+	ExpectedEvery     string             `json:"expected_every"` // a Go duration, "" for none
 }
 
-// feed returns the feed the request describes.
-func (r feedRequest) feed(account, name string) credentials.Feed {
+// feed returns the feed the request describes. A bad expected_every is a
+// *credentials.ValidationError.
+func (r feedRequest) feed(account, name string) (credentials.Feed, error) {
+	every, err := credentials.ParseExpectedEvery(r.ExpectedEvery)
+	if err != nil {
+		return credentials.Feed{}, err
+	}
 	return credentials.Feed{
 		Account:           account,
 		Name:              name,
@@ -33,7 +39,8 @@ func (r feedRequest) feed(account, name string) credentials.Feed {
 		RequireSignature:  r.RequireSignature,
 		AllowZipCrypto:    r.AllowZipCrypto,
 		Schema:            r.Schema,
-	}
+		ExpectedEvery:     every,
+	}, nil
 }
 
 // feedResponse renders a feed; Columns is never null.
@@ -49,8 +56,11 @@ func (s *Server) putFeed(c *echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	account, name := c.Param("account"), c.Param("feed")
-	f, created, err := s.svc.PutFeed(c.Request().Context(), req.feed(account, name))
+	feed, err := req.feed(c.Param("account"), c.Param("feed"))
+	if err != nil {
+		return err
+	}
+	f, created, err := s.svc.PutFeed(c.Request().Context(), feed)
 	if err != nil {
 		return err
 	}

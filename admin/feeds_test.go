@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/stretchr/testify/require"
@@ -77,4 +78,62 @@ func TestFeeds(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, r.status)
 	r = c.do(http.MethodDelete, "/api/v1/accounts/acme/feeds/orders", nil)
 	require.Equal(t, http.StatusNotFound, r.status)
+}
+
+func TestFeedExpectedEvery(t *testing.T) {
+	env := newTestEnv(t, nil)
+	c := env.c
+	require.Equal(t, http.StatusCreated, c.do(http.MethodPost, "/api/v1/accounts", map[string]any{"name": "acme"}).status)
+	body := func(every any) map[string]any {
+		return map[string]any{"path": "/orders", "expected_every": every,
+			"schema": map[string]any{"columns": []any{map[string]any{"name": "id", "type": "integer"}}}}
+	}
+
+	r := c.do(http.MethodPut, "/api/v1/accounts/acme/feeds/orders", body("24h"))
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	require.Contains(t, string(r.body), `"expected_every":"24h"`)
+	var f credentials.Feed
+	r.decode(t, &f)
+	require.Equal(t, 24*time.Hour, f.ExpectedEvery)
+
+	r = c.do(http.MethodGet, "/api/v1/accounts/acme/feeds/orders", nil)
+	require.Equal(t, http.StatusOK, r.status)
+	r.decode(t, &f)
+	require.Equal(t, 24*time.Hour, f.ExpectedEvery)
+
+	r = c.do(http.MethodPut, "/api/v1/accounts/acme/feeds/orders", body("90m"))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Contains(t, string(r.body), `"expected_every":"1h30m"`)
+
+	for _, tc := range []struct {
+		name   string
+		every  any
+		reason string
+	}{
+		{"not a duration", "daily", "must be a duration such as"},
+		{"days unit", "1d", "must be a duration such as"},
+		{"under a minute", "30s", "at least 1m"},
+		{"over 90 days", "2161h", "at most 2160h"},
+		{"negative", "-1h", "must not be negative"},
+		{"fraction of a second", "1m0.5s", "whole number of seconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.do(http.MethodPut, "/api/v1/accounts/acme/feeds/orders", body(tc.every))
+			require.Equal(t, http.StatusUnprocessableEntity, r.status, "%s", r.body)
+			p := r.problem(t)
+			require.Len(t, p.Errors, 1)
+			require.Equal(t, "expected_every", p.Errors[0].Field)
+			require.Contains(t, p.Errors[0].Reason, tc.reason)
+		})
+	}
+	r = c.do(http.MethodPut, "/api/v1/accounts/acme/feeds/orders", body(3600))
+	require.Equal(t, http.StatusBadRequest, r.status, "a number is not a duration string: %s", r.body)
+
+	// Unchanged by the refused requests; "" clears it.
+	r = c.do(http.MethodGet, "/api/v1/accounts/acme/feeds/orders", nil)
+	r.decode(t, &f)
+	require.Equal(t, 90*time.Minute, f.ExpectedEvery)
+	r = c.do(http.MethodPut, "/api/v1/accounts/acme/feeds/orders", body(""))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.Contains(t, string(r.body), `"expected_every":""`)
 }

@@ -111,8 +111,10 @@ func (s *Service) CreateAPIToken(ctx context.Context, name, description string) 
 
 // Reseal re-encrypts every sealed secret under the vault's primary key, in
 // one transaction, and returns how many it rewrote. The vault must also hold
-// the keys the secrets are sealed with now.
+// the keys the secrets are sealed with now. It empties the cache of unlocked
+// decryption keys.
 func (s *Service) Reseal(ctx context.Context) (int, error) {
+	defer s.keys.forgetAll()
 	return s.store.ResealCredentials(ctx, func(c Credential) (string, []byte, error) {
 		plain, err := s.Secret(c)
 		if err != nil {

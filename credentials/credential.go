@@ -128,7 +128,9 @@ func (s *Service) CreateCredential(ctx context.Context, account string, sp Spec)
 			return Credential{}, fmt.Errorf("seal credential %q: %w", c.Name, err)
 		}
 	}
-	if err := s.store.CreateCredential(ctx, c); err != nil {
+	err = s.store.CreateCredential(ctx, c)
+	s.keys.forgetCredential(account, c.Name)
+	if err != nil {
 		return Credential{}, err
 	}
 	s.logger.Info("credential created", "account", account, "credential", c.Name, "type", c.Type, "fingerprint", c.Fingerprint)
@@ -306,7 +308,9 @@ func (s *Service) UpdateCredential(ctx context.Context, account, name string, p 
 		c.Metadata.Usage = *p.Usage
 	}
 	c.UpdatedAt = s.now()
-	if err := s.store.UpdateCredential(ctx, c); err != nil {
+	err = s.store.UpdateCredential(ctx, c)
+	s.keys.forgetCredential(account, name)
+	if err != nil {
 		return Credential{}, err
 	}
 	return c, nil
@@ -314,6 +318,7 @@ func (s *Service) UpdateCredential(ctx context.Context, account, name string, p 
 
 // DeleteCredential deletes the named credential of the account ("" for global).
 func (s *Service) DeleteCredential(ctx context.Context, account, name string) error {
+	defer s.keys.forgetCredential(account, name)
 	return s.store.DeleteCredential(ctx, account, name)
 }
 

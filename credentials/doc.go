@@ -6,8 +6,11 @@
 // seals other secrets with AES-256-GCM under a rotatable master key (Vault), and
 // persists everything through Store on top of a store.DB (SQLite or PostgreSQL).
 //
-// Secrets are write-only: no value returned by this package, no error and no log
-// line carries one. Secret redacts itself when printed, logged or marshalled.
+// Secrets are write-only: no error and no log line of this package carries one,
+// and only the methods that exist to hand secrets to the pipeline return them:
+// Service.DecryptionKeys (OpenPGP keys already unlocked, cached in memory so
+// that the costly unlock is not paid per file), Service.ZipPasswords and
+// Service.Secret. Secret redacts itself when printed, logged or marshalled.
 //
 // credentials imports only the store package and libraries; it must not import
 // admin, sshserver, pipeline or cmd.

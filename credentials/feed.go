@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
@@ -44,7 +45,101 @@ func normaliseFeed(f *Feed) error {
 	if f.MaxErrorRate < 0 || f.MaxErrorRate > 1 {
 		return invalid("max_error_rate", "must be between 0 and 1 (a fraction of the data rows)")
 	}
+	if err := checkExpectedEvery(f.ExpectedEvery); err != nil {
+		return err
+	}
 	return normaliseSchema(&f.Schema)
+}
+
+// Bounds of a feed's ExpectedEvery, when set.
+const (
+	MinExpectedEvery = time.Minute
+	MaxExpectedEvery = 90 * 24 * time.Hour
+)
+
+// checkExpectedEvery validates a feed's ExpectedEvery: 0 (none), or whole
+// seconds between MinExpectedEvery and MaxExpectedEvery.
+func checkExpectedEvery(d time.Duration) error {
+	const field = "expected_every"
+	switch {
+	case d == 0:
+		return nil
+	case d < 0:
+		return invalid(field, "must not be negative (\"\" means no expectation)")
+	case d < MinExpectedEvery:
+		return invalid(field, "must be at least %s (got %s)", FormatExpectedEvery(MinExpectedEvery), FormatExpectedEvery(d))
+	case d > MaxExpectedEvery:
+		return invalid(field, "must be at most %s, 90 days (got %s)", FormatExpectedEvery(MaxExpectedEvery), FormatExpectedEvery(d))
+	case d%time.Second != 0:
+		return invalid(field, "must be a whole number of seconds (got %s)", FormatExpectedEvery(d))
+	}
+	return nil
+}
+
+// ParseExpectedEvery parses the JSON form of a feed's ExpectedEvery: a Go
+// duration string such as "24h" or "1h30m", "" for none. A string that is
+// not a duration is a *ValidationError for field "expected_every"; the range
+// is checked when the feed is saved. It is safe for concurrent use.
+func ParseExpectedEvery(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if len(s) > 40 {
+			s = s[:40] + "…"
+		}
+		return 0, invalid("expected_every", "must be a duration such as \"24h\" or \"90m\" (units s, m, h; there is no unit for days), got %q", s)
+	}
+	return d, nil
+}
+
+// FormatExpectedEvery formats a feed's ExpectedEvery for JSON: "" for none,
+// otherwise the Go duration without trailing zero units ("24h", "1h30m",
+// "90m" as "1h30m"). ParseExpectedEvery reads it back. It is safe for
+// concurrent use.
+func FormatExpectedEvery(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// feedJSON is a Feed without its JSON methods.
+type feedJSON Feed
+
+// MarshalJSON writes f with ExpectedEvery as "expected_every", a duration
+// string ("" for none).
+func (f Feed) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		feedJSON
+		ExpectedEvery string `json:"expected_every"`
+	}{feedJSON(f), FormatExpectedEvery(f.ExpectedEvery)})
+}
+
+// UnmarshalJSON reads f, taking "expected_every" as a duration string (""
+// or absent for none); a bad one is a *ValidationError.
+func (f *Feed) UnmarshalJSON(b []byte) error {
+	v := struct {
+		*feedJSON
+		ExpectedEvery string `json:"expected_every"`
+	}{feedJSON: (*feedJSON)(f)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	d, err := ParseExpectedEvery(v.ExpectedEvery)
+	if err != nil {
+		return err
+	}
+	f.ExpectedEvery = d
+	return nil
 }
 
 // cleanFeedPath checks that p is an absolute folder of the account's tree

@@ -56,6 +56,8 @@ type Service struct {
 	hashes *semaphore.Weighted
 	// feeds caches each account's feeds for FeedFor.
 	feeds feedCache
+	// keys caches unlocked decryption keys for DecryptionKeys.
+	keys keyCache
 	// dummyHash is verified for unknown users so that they cost as much
 	// as known ones.
 	dummyHash string
@@ -179,6 +181,7 @@ func setIf[T any](dst *T, v *T) {
 // Files already received stay on disk.
 func (s *Service) DeleteAccount(ctx context.Context, name string) error {
 	defer s.feeds.forget(name)
+	defer s.keys.forgetAccount(name)
 	return s.store.DeleteAccount(ctx, name)
 }
 

@@ -3,6 +3,7 @@ package credentials
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -322,6 +323,10 @@ func TestFeeds(t *testing.T) {
 		{"bad date layout", Feed{Path: "/x", Schema: Schema{Columns: []Column{{Name: "a", Type: "date", Format: "YYYY-MM-DD"}}}}, "schema.columns[0].format", "not a Go time layout"},
 		{"layout without day", Feed{Path: "/x", Schema: Schema{Columns: []Column{{Name: "a", Type: "date", Format: "2006-01"}}}}, "schema.columns[0].format", "year, month and day"},
 		{"values on a string", Feed{Path: "/x", Schema: Schema{Columns: []Column{{Name: "a", Type: "string", Values: []string{"x"}}}}}, "schema.columns[0].values", "only to enum"},
+		{"expected_every negative", Feed{Path: "/x", ExpectedEvery: -time.Hour, Schema: Schema{Columns: cols}}, "expected_every", "must not be negative"},
+		{"expected_every under a minute", Feed{Path: "/x", ExpectedEvery: 59 * time.Second, Schema: Schema{Columns: cols}}, "expected_every", "at least 1m (got 59s)"},
+		{"expected_every over 90 days", Feed{Path: "/x", ExpectedEvery: 90*24*time.Hour + time.Second, Schema: Schema{Columns: cols}}, "expected_every", "at most 2160h, 90 days"},
+		{"expected_every fraction of a second", Feed{Path: "/x", ExpectedEvery: time.Minute + time.Millisecond, Schema: Schema{Columns: cols}}, "expected_every", "whole number of seconds"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,4 +336,77 @@ func TestFeeds(t *testing.T) {
 		})
 	}
 	require.True(t, errors.Is(svc.DeleteFeed(ctx, "acme", "nope"), ErrNotFound))
+}
+
+func TestFeedExpectedEvery(t *testing.T) {
+	svc := newTestService(t)
+	ctx := t.Context()
+	_, err := svc.CreateAccount(ctx, Account{Name: "acme"})
+	require.NoError(t, err)
+	cols := []Column{{Name: "id", Type: "integer"}}
+	for _, every := range []time.Duration{MinExpectedEvery, 24 * time.Hour, MaxExpectedEvery, 0} {
+		f, _, err := svc.PutFeed(ctx, Feed{Account: "acme", Name: "orders", Path: "/orders", ExpectedEvery: every, Schema: Schema{Columns: cols}})
+		require.NoError(t, err)
+		require.Equal(t, every, f.ExpectedEvery)
+		got, err := svc.Feed(ctx, "acme", "orders")
+		require.NoError(t, err)
+		require.Equal(t, every, got.ExpectedEvery)
+	}
+}
+
+func TestExpectedEveryText(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		text string // FormatExpectedEvery(want)
+	}{
+		{"", 0, ""},
+		{"24h", 24 * time.Hour, "24h"},
+		{"90m", 90 * time.Minute, "1h30m"},
+		{"1m", time.Minute, "1m"},
+		{"1m30s", 90 * time.Second, "1m30s"},
+		{"2160h", MaxExpectedEvery, "2160h"},
+		{"1h0m1s", time.Hour + time.Second, "1h0m1s"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			d, err := ParseExpectedEvery(tc.in)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, d)
+			require.Equal(t, tc.text, FormatExpectedEvery(d))
+			back, err := ParseExpectedEvery(FormatExpectedEvery(d))
+			require.NoError(t, err)
+			require.Equal(t, d, back)
+		})
+	}
+	for _, bad := range []string{"1d", "soon", "24", "h", strings.Repeat("9", 100)} {
+		t.Run("bad "+bad[:min(len(bad), 8)], func(t *testing.T) {
+			_, err := ParseExpectedEvery(bad)
+			requireValidation(t, err, "expected_every", "must be a duration such as")
+		})
+	}
+}
+
+func TestFeedJSON(t *testing.T) {
+	f := Feed{Account: "acme", Name: "orders", Path: "/orders", OnError: "reject_file", ExpectedEvery: 24 * time.Hour,
+		Schema:    Schema{Delimiter: "auto", Encoding: "utf-8", Columns: []Column{{Name: "id", Type: "integer"}}},
+		CreatedAt: stored(t0), UpdatedAt: stored(t0)}
+	b, err := json.Marshal(f)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"expected_every":"24h"`)
+	require.Contains(t, string(b), `"allow_zipcrypto":false`, "the other fields are as before")
+	var back Feed
+	require.NoError(t, json.Unmarshal(b, &back))
+	require.Equal(t, f, back)
+
+	f.ExpectedEvery = 0
+	b, err = json.Marshal(f)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"expected_every":""`)
+	back = Feed{ExpectedEvery: time.Hour}
+	require.NoError(t, json.Unmarshal([]byte(`{"name":"orders"}`), &back))
+	require.Zero(t, back.ExpectedEvery, "absent is none")
+	require.Equal(t, "orders", back.Name)
+
+	err = json.Unmarshal([]byte(`{"expected_every":"1d"}`), &back)
+	requireValidation(t, err, "expected_every", "must be a duration")
 }

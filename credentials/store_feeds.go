@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice/store"
 )
@@ -20,20 +21,34 @@ type feedConfig struct {
 	Schema            Schema  `json:"schema"`
 }
 
-const feedColumns = `account, name, path, config, created_at, updated_at`
+// expected_every has its own column too, so that a query can find the feeds
+// silent for longer: microseconds (the unit of the timestamps), NULL for none.
+const feedColumns = `account, name, path, config, expected_every, created_at, updated_at`
 
 // scanFeed scans one row of feedColumns.
 func scanFeed(row scanner) (Feed, error) {
 	var (
-		f   Feed
-		cfg feedConfig
+		f     Feed
+		cfg   feedConfig
+		every sql.NullInt64
 	)
-	if err := row.Scan(&f.Account, &f.Name, &f.Path, jsonCol{&cfg}, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}); err != nil {
+	if err := row.Scan(&f.Account, &f.Name, &f.Path, jsonCol{&cfg}, &every, timeCol{&f.CreatedAt}, timeCol{&f.UpdatedAt}); err != nil {
 		return Feed{}, err
+	}
+	if every.Valid {
+		f.ExpectedEvery = time.Duration(every.Int64) * time.Microsecond
 	}
 	f.OnError, f.MaxErrorRate, f.Schema = cfg.OnError, cfg.MaxErrorRate, cfg.Schema
 	f.RequireEncryption, f.RequireSignature, f.AllowZipCrypto = cfg.RequireEncryption, cfg.RequireSignature, cfg.AllowZipCrypto
 	return f, nil
+}
+
+// nullDurationMicros stores a duration in microseconds, 0 as NULL.
+func nullDurationMicros(d time.Duration) any {
+	if d == 0 {
+		return nil
+	}
+	return d.Microseconds()
 }
 
 // feedNotFound is the error for a missing feed.
@@ -46,7 +61,8 @@ func feedNotFound(account, name string) error {
 var errFeedRace = errors.New("feed created concurrently")
 
 // PutFeed creates the feed f.Account/f.Name or replaces its path, policy,
-// schema and UpdatedAt, keeping the stored CreatedAt; created reports which.
+// schema, ExpectedEvery (stored to the microsecond) and UpdatedAt, keeping
+// the stored CreatedAt; created reports which.
 // A missing account is an ErrNotFound; another feed of the account on the
 // same path is an ErrConflict naming it.
 func (s *Store) PutFeed(ctx context.Context, f Feed) (created bool, err error) {
@@ -79,8 +95,8 @@ func (s *Store) putFeed(ctx context.Context, f Feed, cfg string) (created bool, 
 		if !ok {
 			return accountNotFound(f.Account)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE feeds SET path = $1, config = $2, updated_at = $3
-			WHERE account = $4 AND name = $5`, f.Path, cfg, micros(f.UpdatedAt), f.Account, f.Name)
+		res, err := tx.ExecContext(ctx, `UPDATE feeds SET path = $1, config = $2, expected_every = $3, updated_at = $4
+			WHERE account = $5 AND name = $6`, f.Path, cfg, nullDurationMicros(f.ExpectedEvery), micros(f.UpdatedAt), f.Account, f.Name)
 		if err != nil {
 			return err
 		}
@@ -89,8 +105,8 @@ func (s *Store) putFeed(ctx context.Context, f Feed, cfg string) (created bool, 
 			return err
 		}
 		created = true
-		_, err = tx.ExecContext(ctx, `INSERT INTO feeds (`+feedColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			f.Account, f.Name, f.Path, cfg, micros(f.CreatedAt), micros(f.UpdatedAt))
+		_, err = tx.ExecContext(ctx, `INSERT INTO feeds (`+feedColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			f.Account, f.Name, f.Path, cfg, nullDurationMicros(f.ExpectedEvery), micros(f.CreatedAt), micros(f.UpdatedAt))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {

@@ -152,3 +152,58 @@ func testFeedConcurrentPut(t *testing.T, s *Store) {
 	}
 	require.Equal(t, 1, creates)
 }
+
+// testFeedExpectedEvery stores, replaces and clears a feed's ExpectedEvery,
+// kept in its own column in microseconds (NULL for none) so that a query can
+// compare it with upload times.
+func testFeedExpectedEvery(t *testing.T, s *Store) {
+	ctx := t.Context()
+	createAccounts(t, s, "acme")
+	column := func(name string) *int64 {
+		t.Helper()
+		var v *int64
+		require.NoError(t, s.db.QueryRowContext(ctx,
+			`SELECT expected_every FROM feeds WHERE account = $1 AND name = $2`, "acme", name).Scan(&v))
+		return v
+	}
+
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		want  *int64
+	}{
+		{"none", 0, nil},
+		{"a day", 24 * time.Hour, ptr(int64(24 * time.Hour / time.Microsecond))},
+		{"replaced", 90 * time.Minute, ptr(int64(90 * time.Minute / time.Microsecond))},
+		{"the longest", 90 * 24 * time.Hour, ptr(int64(90 * 24 * time.Hour / time.Microsecond))},
+		{"cleared", 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed("acme", "orders", "/orders")
+			f.ExpectedEvery = tc.every
+			_, err := s.PutFeed(ctx, f)
+			require.NoError(t, err)
+			got, err := s.Feed(ctx, "acme", "orders")
+			require.NoError(t, err)
+			require.Equal(t, tc.every, got.ExpectedEvery)
+			require.Equal(t, tc.want, column("orders"))
+
+			feeds, err := s.Feeds(ctx, "acme")
+			require.NoError(t, err)
+			require.Len(t, feeds, 1)
+			require.Equal(t, tc.every, feeds[0].ExpectedEvery)
+		})
+	}
+
+	// Other feeds keep their own.
+	other := newFeed("acme", "invoices", "/invoices")
+	other.ExpectedEvery = time.Hour
+	_, err := s.PutFeed(ctx, other)
+	require.NoError(t, err)
+	got, err := s.Feed(ctx, "acme", "invoices")
+	require.NoError(t, err)
+	require.Equal(t, time.Hour, got.ExpectedEvery)
+	got, err = s.Feed(ctx, "acme", "orders")
+	require.NoError(t, err)
+	require.Zero(t, got.ExpectedEvery)
+}

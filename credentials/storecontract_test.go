@@ -37,6 +37,7 @@ func runStoreContract(t *testing.T, open func(t *testing.T) *Store) {
 		{"FeedRoundTrip", testFeedRoundTrip},
 		{"FeedErrors", testFeedErrors},
 		{"FeedConcurrentPut", testFeedConcurrentPut},
+		{"FeedExpectedEvery", testFeedExpectedEvery},
 		{"AuditAppend", testAuditAppend},
 		{"AuditFilterAndPaging", testAuditFilterAndPaging},
 	} {

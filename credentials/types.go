@@ -143,7 +143,8 @@ type AccountPatch struct {
 }
 
 // Feed routes an account's uploads below Path to a CSV schema and policy.
-// (Account, Name) is its identity.
+// (Account, Name) is its identity. It marshals to and from JSON with
+// ExpectedEvery as the "expected_every" duration string.
 type Feed struct {
 	Account           string    `json:"account"`
 	Name              string    `json:"name"`
@@ -156,6 +157,12 @@ type Feed struct {
 	Schema            Schema    `json:"schema"`             //
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
+	// ExpectedEvery is how often the feed is expected to receive a file:
+	// operators are alerted when it stays silent for longer. 0: no
+	// expectation; otherwise between MinExpectedEvery and MaxExpectedEvery,
+	// in whole seconds. JSON carries it as a Go duration string ("24h",
+	// "" for none): see Feed.MarshalJSON.
+	ExpectedEvery time.Duration `json:"-"`
 }
 
 // Schema describes the CSV a feed accepts. The first row of every file is
