@@ -106,20 +106,25 @@ func (r *Runner) finish(ctx context.Context, u Upload) error {
 			return err
 		}
 	}
-	if u.ArchivedAt == nil {
-		if err := r.archiveOriginal(ctx, u); err != nil {
-			return err
-		}
-	}
 	// The intermediate blobs (decrypted payloads, extracted entries) have
 	// served; the original (the archive), ready CSVs and reports stay
 	// until the janitor purges the upload.
 	for _, f := range files {
-		if f.Stage != "upload" && f.Status != FileReady {
+		if f.Stage != "upload" && f.Status != FileReady && f.Object.Key != "" {
 			if err := r.blobs.Remove(ctx, f.Object.Key); err != nil {
 				return err
 			}
 		}
+	}
+	// Last: archived_at tells that the upload is completely finished. Of
+	// several finishers (siblings settling at once, a redelivery) one sets
+	// it, and only that one logs the outcome and moves the metrics.
+	if u.ArchivedAt != nil {
+		return nil
+	}
+	first, err := r.archiveOriginal(ctx, u)
+	if err != nil || !first {
+		return err
 	}
 	if u.Status == StatusReady {
 		r.metrics.uploadToReady.Observe(u.FinishedAt.Sub(u.ReceivedAt).Seconds())
@@ -299,13 +304,14 @@ func copyProblems(ctx context.Context, blobs Blobs, key string, cw *csv.Writer, 
 
 // archiveOriginal takes the upload out of the customer's tree: the file is
 // removed where it still is the upload (a newer upload of the same name is
-// left alone); the blob keeps it for the archive period.
-func (r *Runner) archiveOriginal(ctx context.Context, u Upload) error {
+// left alone); the blob keeps it for the archive period. It reports whether
+// this call marked the attempt archived.
+func (r *Runner) archiveOriginal(ctx context.Context, u Upload) (bool, error) {
 	same := false
 	if st, ok := r.blobs.(blob.Stater); ok {
 		var err error
 		if same, err = st.SameFile(ctx, UploadBlobKey(u.ID), u.File); err != nil {
-			return err
+			return false, err
 		}
 	} else if fi, err := os.Stat(u.File); err == nil {
 		// No inode to compare: the file is the upload if nothing was
@@ -314,12 +320,16 @@ func (r *Runner) archiveOriginal(ctx context.Context, u Upload) error {
 	}
 	if same {
 		if err := os.Remove(u.File); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("archive upload %s: %w", u.ID, err)
+			return false, fmt.Errorf("archive upload %s: %w", u.ID, err)
 		}
 	}
-	_, err := r.db.ExecContext(ctx, `UPDATE uploads SET archived_at = $1 WHERE id = $2 AND archived_at IS NULL`,
-		r.now().UnixMicro(), u.ID)
-	return err
+	res, err := r.db.ExecContext(ctx, `UPDATE uploads SET archived_at = $1 WHERE id = $2 AND attempt = $3 AND archived_at IS NULL`,
+		r.now().UnixMicro(), u.ID, u.Attempt)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // UploadReport returns the report of upload id's current attempt, and

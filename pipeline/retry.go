@@ -30,7 +30,7 @@ func (in *Intake) Retry(ctx context.Context, id string) (Upload, error) {
 		return Upload{}, fmt.Errorf("upload %s is %s: only rejected or failed uploads can be retried: %w", id, u.Status, credentials.ErrConflict)
 	}
 	now := in.now().UTC().Truncate(time.Microsecond)
-	n, err := in.exec(ctx, false, `UPDATE uploads SET attempt = attempt + 1, status = 'received', error = '', finished_at = NULL,
+	n, err := in.exec(ctx, false, `UPDATE uploads SET attempt = attempt + 1, status = 'received', error = '', finished_at = NULL, archived_at = NULL,
 		published_at = NULL, publish_attempts = 0, last_error = '', updated_at = $1
 		WHERE id = $2 AND attempt = $3 AND status IN ('rejected', 'failed') AND purged_at IS NULL`,
 		now.UnixMicro(), id, u.Attempt)

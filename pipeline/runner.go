@@ -361,7 +361,8 @@ func (r *Runner) plan(ctx context.Context, parent File, stage string, outs []Obj
 	now := r.now().UTC().Truncate(time.Microsecond)
 	files := make([]File, 0, len(outs))
 	for _, o := range outs {
-		if o.ID == "" || o.Key == "" {
+		// A rejected CSV has no content to keep: no key.
+		if o.ID == "" || (o.Key == "" && (o.Result == nil || o.Result.Accepted)) {
 			return nil, fmt.Errorf("stage %s returned an output without id or blob key", stage)
 		}
 		o.UploadID, o.ParentID = parent.UploadID, parent.ID

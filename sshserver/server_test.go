@@ -118,8 +118,10 @@ func TestBrokenFileSystemIsContained(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
-	require.Contains(t, h.logs.String(), `msg="panic in connection" component=sshserver`)
-	require.Contains(t, h.logs.String(), `msg="start sftp session"`)
+	// The server logs after the client saw the failure: wait for it.
+	for _, want := range []string{`msg="panic in connection" component=sshserver`, `msg="start sftp session"`} {
+		require.Eventually(t, func() bool { return strings.Contains(h.logs.String(), want) }, 5*time.Second, 5*time.Millisecond, want)
+	}
 	// The server goes on serving.
 	h.files.mu.Lock()
 	h.files.fail = ""

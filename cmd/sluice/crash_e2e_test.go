@@ -39,15 +39,6 @@ type process struct {
 	exitState *os.ProcessState
 }
 
-// buildSluice builds the sluice binary once for the test.
-func buildSluice(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sluice")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
-}
-
 // startProcess runs bin serve on dataDir and waits until it is ready.
 func startProcess(t *testing.T, bin, dataDir string, env map[string]string) *process {
 	t.Helper()
@@ -155,7 +146,8 @@ func TestE2ECrashRecovery(t *testing.T) {
 		t.Skip("crash test: -short")
 	}
 	const total = 200
-	bin := buildSluice(t)
+	bin, err := buildSluice()
+	require.NoError(t, err)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"SLUICE_PIPELINE_WORKERS": "2", "SLUICE_LOG_LEVEL": "info"}
 	p := startProcess(t, bin, dataDir, env)
@@ -214,14 +206,13 @@ func TestE2ECrashRecovery(t *testing.T) {
 	t.Logf("%d uploads recorded before the kill", recorded)
 	require.Less(t, recorded, total, "the kill came before all uploads")
 	// The rest arrive after the restart.
-	killed.Store(false)
-	for len(p.allUploads(t, "acme")) < total {
-		c, err := p.sftpClient("acme")
-		require.NoError(t, err)
+	c, err := p.sftpClient("acme")
+	require.NoError(t, err, p.logs.String())
+	for n := recorded; n < total; n++ {
 		i := next.Add(1)
 		require.NoError(t, put(c, fmt.Sprintf("/orders/f%04d.csv", i), good))
-		c.Close()
 	}
+	c.Close()
 
 	var uploads []uploadView
 	waitUntil(t, 180*time.Second, "every upload to reach a final state", func() bool {

@@ -40,7 +40,7 @@ var ordersFeed = map[string]any{
 
 const (
 	goodOrders = "id,email,amount,day,tier\r\n1,a@example.com,10.50,2026-11-01,gold\r\n2,b@example.com,3,2026-11-02,silver\r\n"
-	badOrders  = "id;email;amount;day;tier\n1;a@example.com;1.5;2026-11-01;gold\n1;not-an-email;x;2026-13-01;bronze\n"
+	badOrders  = "id;email;amount;day;tier\n1;a@example.com;1.5;2026-11-01;gold\n1;b@example.com;2;2026-11-02;silver\n2;not-an-email;x;2026-13-01;bronze\n"
 	zipPass    = "zip-Pass-e2e-4471-QwErTy"
 )
 
@@ -145,14 +145,20 @@ func (s *sftpServer) putFile(t *testing.T, a account, local, remote string) stri
 func (s *sftpServer) final(t *testing.T, id string, attempt int) uploadView {
 	t.Helper()
 	var u uploadView
-	waitUntil(t, 60*time.Second, "upload "+id+" to finish", func() bool {
-		require.NoError(t, json.Unmarshal(s.api(t, http.MethodGet, "/api/v1/uploads/"+id, nil, http.StatusOK), &u))
-		return u.Attempt == attempt && u.FinishedAt != "" && u.ArchivedAt != ""
-	})
-	return u
+	var raw []byte
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		raw = s.api(t, http.MethodGet, "/api/v1/uploads/"+id, nil, http.StatusOK)
+		require.NoError(t, json.Unmarshal(raw, &u))
+		if u.Attempt == attempt && u.FinishedAt != "" && u.ArchivedAt != "" {
+			return u
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("upload %s did not finish attempt %d: %s\nserver log:\n%s", id, attempt, raw, s.logs.String())
+		}
+	}
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeIn(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
@@ -177,7 +183,7 @@ func TestE2EPipeline(t *testing.T) {
 	}
 
 	t.Run("plain csv is ready", func(t *testing.T) {
-		id := s.putFile(t, a, writeFile(t, dir, "day1.csv", goodOrders), "/orders/day1.csv")
+		id := s.putFile(t, a, writeIn(t, dir, "day1.csv", goodOrders), "/orders/day1.csv")
 		u := s.final(t, id, 1)
 		require.Equal(t, "ready", u.Status, u.Error)
 		evs := events.of(t, id)
@@ -207,8 +213,8 @@ func TestE2EPipeline(t *testing.T) {
 	t.Run("gpg-encrypted AES zip of two csvs", func(t *testing.T) {
 		s.api(t, http.MethodPost, creds, map[string]any{"name": "zip", "type": "zip-password", "password": zipPass}, http.StatusCreated)
 		zdir := t.TempDir()
-		writeFile(t, zdir, "a.csv", goodOrders)
-		writeFile(t, zdir, "b.csv", strings.ReplaceAll(goodOrders, "\r\n", "\n"))
+		writeIn(t, zdir, "a.csv", goodOrders)
+		writeIn(t, zdir, "b.csv", strings.ReplaceAll(goodOrders, "\r\n", "\n"))
 		archive := filepath.Join(dir, "batch.zip")
 		out, err := exec.Command("7z", "a", "-tzip", "-mem=AES256", "-p"+zipPass, archive, filepath.Join(zdir, "a.csv"), filepath.Join(zdir, "b.csv")).CombinedOutput()
 		require.NoError(t, err, string(out))
@@ -225,7 +231,7 @@ func TestE2EPipeline(t *testing.T) {
 	})
 
 	t.Run("invalid rows are rejected with line numbers", func(t *testing.T) {
-		id := s.putFile(t, a, writeFile(t, dir, "bad.csv", badOrders), "/orders/bad.csv")
+		id := s.putFile(t, a, writeIn(t, dir, "bad.csv", badOrders), "/orders/bad.csv")
 		u := s.final(t, id, 1)
 		require.Equal(t, "rejected", u.Status)
 		evs := events.of(t, id)
@@ -240,14 +246,14 @@ func TestE2EPipeline(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(string(b), "line,column,value,message\n"), string(b))
 		require.Contains(t, string(b), "3,id,1,")
-		require.Contains(t, string(b), "3,email,not-an-email,")
+		require.Contains(t, string(b), "4,email,not-an-email,")
 		apiCSV := s.api(t, http.MethodGet, "/api/v1/uploads/"+id+"/report/errors.csv", nil, http.StatusOK)
 		require.Equal(t, string(b), string(apiCSV))
 	})
 
 	t.Run("wrong zip password, fixed, retried", func(t *testing.T) {
 		zdir := t.TempDir()
-		writeFile(t, zdir, "c.csv", goodOrders)
+		writeIn(t, zdir, "c.csv", goodOrders)
 		archive := filepath.Join(dir, "other.zip")
 		out, err := exec.Command("7z", "a", "-tzip", "-mem=AES256", "-pAnother-Secret-991", archive, filepath.Join(zdir, "c.csv")).CombinedOutput()
 		require.NoError(t, err, string(out))
@@ -270,7 +276,7 @@ func TestE2EPipeline(t *testing.T) {
 	t.Run("dry run announces nothing", func(t *testing.T) {
 		out, err := s.runSFTP(t, a, byKey, dir, "-mkdir /_test\nmkdir /_test/orders\n")
 		require.NoError(t, err, out)
-		id := s.putFile(t, a, writeFile(t, dir, "try.csv", badOrders), "/_test/orders/try.csv")
+		id := s.putFile(t, a, writeIn(t, dir, "try.csv", badOrders), "/_test/orders/try.csv")
 		u := s.final(t, id, 1)
 		require.True(t, u.DryRun)
 		require.Equal(t, "rejected", u.Status, "validated against the orders feed")
