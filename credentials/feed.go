@@ -332,6 +332,12 @@ func (s *Service) Feeds(ctx context.Context, account string) ([]Feed, error) {
 	return s.store.Feeds(ctx, account)
 }
 
+// AllFeeds returns every feed of every account, by account and name; the
+// feed metrics read it. It is safe for concurrent use.
+func (s *Service) AllFeeds(ctx context.Context) ([]Feed, error) {
+	return s.store.AllFeeds(ctx)
+}
+
 // DeleteFeed deletes the named feed of the account. Its folder stays.
 func (s *Service) DeleteFeed(ctx context.Context, account, name string) error {
 	defer s.feeds.forget(account)

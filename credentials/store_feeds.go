@@ -165,6 +165,15 @@ func (s *Store) Feeds(ctx context.Context, account string) ([]Feed, error) {
 	return items, nil
 }
 
+// AllFeeds returns every feed of every account, by account and name.
+func (s *Store) AllFeeds(ctx context.Context) ([]Feed, error) {
+	items, err := queryAll(ctx, s.db, scanFeed, `SELECT `+feedColumns+` FROM feeds ORDER BY account, name`)
+	if err != nil {
+		return nil, fmt.Errorf("list feeds: %w", err)
+	}
+	return items, nil
+}
+
 // DeleteFeed deletes the named feed of account. A missing feed is an
 // ErrNotFound.
 func (s *Store) DeleteFeed(ctx context.Context, account, name string) error {

@@ -71,6 +71,14 @@ func testFeedRoundTrip(t *testing.T, s *Store) {
 	require.NotNil(t, feeds)
 	require.Empty(t, feeds)
 
+	all, err := s.AllFeeds(ctx)
+	require.NoError(t, err)
+	var keys []string
+	for _, f := range all {
+		keys = append(keys, f.Account+"/"+f.Name)
+	}
+	require.Subset(t, keys, []string{"acme/default", "acme/orders", "acme/root"})
+
 	require.NoError(t, s.DeleteFeed(ctx, "acme", "root"))
 	_, err = s.Feed(ctx, "acme", "root")
 	requireNotFound(t, err, `feed "root" of account "acme"`)

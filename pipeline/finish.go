@@ -128,9 +128,6 @@ func (r *Runner) finish(ctx context.Context, u Upload) error {
 	}
 	if u.Status == StatusReady {
 		r.metrics.uploadToReady.Observe(u.FinishedAt.Sub(u.ReceivedAt).Seconds())
-		if !u.DryRun() && u.Feed != "" {
-			r.metrics.feedSuccess(u.Account, u.Feed, *u.FinishedAt)
-		}
 	}
 	var rows int64
 	for _, f := range rep.Files {

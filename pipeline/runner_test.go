@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sluicehq/sluice/blob"
+	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/store"
 	"github.com/sluicehq/sluice/store/storetest"
 )
@@ -171,6 +173,11 @@ func (f *flaky) Process(ctx context.Context, in Object) ([]Object, error) {
 	}
 	return f.Stage.Process(ctx, in)
 }
+
+// feedList is a FeedLister of fixed feeds.
+type feedList []credentials.Feed
+
+func (l feedList) AllFeeds(context.Context) ([]credentials.Feed, error) { return l, nil }
 
 // memReports is a ReportWriter into a folder per account.
 type memReports struct{ dir string }
@@ -356,6 +363,19 @@ func TestRunnerCSVReady(t *testing.T) {
 
 			require.Equal(t, 1.0, testutil.ToFloat64(env.runner.metrics.files.WithLabelValues("csv", "ok")))
 			require.Equal(t, 1, testutil.CollectAndCount(env.runner.metrics.uploadToReady))
+
+			// The feed's health, from the store.
+			fc := NewFeedCollector(env.db, feedList{{Account: "acme", Name: "orders", ExpectedEvery: 24 * time.Hour},
+				{Account: "acme", Name: "quiet"}}, slog.New(slog.DiscardHandler))
+			want := fmt.Sprintf(`
+# HELP sluice_feed_expected_interval_seconds The feed's expected_every: how often it should receive a file.
+# TYPE sluice_feed_expected_interval_seconds gauge
+sluice_feed_expected_interval_seconds{account="acme",feed="orders"} 86400
+# HELP sluice_feed_last_success_timestamp_seconds When an upload of the feed last ended ready (unix seconds); dry runs excluded.
+# TYPE sluice_feed_last_success_timestamp_seconds gauge
+sluice_feed_last_success_timestamp_seconds{account="acme",feed="orders"} %s
+`, strconv.FormatFloat(float64(got.FinishedAt.UnixMicro())/1e6, 'g', -1, 64))
+			require.NoError(t, testutil.CollectAndCompare(fc, strings.NewReader(want)))
 		})
 	}
 }
