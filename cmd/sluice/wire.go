@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -124,13 +125,27 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer sftpSrv.Close()
+	// Metrics: one registry for the process; /metrics on the admin
+	// listener unless metrics.listen gives it one of its own.
+	reg, err := newRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	var adminMetrics http.Handler
+	if cfg.Metrics.Listen == "" {
+		adminMetrics = metricsHandler(reg, logger)
+	}
 	api, err := admin.New(cfg.Admin, admin.Deps{
 		Service:  a.svc,
 		Uploads:  intake,
 		Defender: def,
 		Sessions: adminSessions{sftpSrv},
+		Metrics:  adminMetrics,
 	}, logger)
 	if err != nil {
+		return err
+	}
+	if err := registerMetrics(reg, nats, files, sftpSrv, def, api); err != nil {
 		return err
 	}
 
@@ -144,6 +159,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("admin.listen %q: %w", cfg.Admin.Listen, err)
 	}
 	logger.Info("admin api listening", "addr", adminLn.Addr().String(), "data_dir", cfg.DataDir, "store", cfg.Store.Driver)
+	var metricsLn net.Listener
+	if cfg.Metrics.Listen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			sftpLn.Close()
+			adminLn.Close()
+			return fmt.Errorf("metrics.listen %q: %w", cfg.Metrics.Listen, err)
+		}
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -163,6 +186,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	g.Go(func() error { return files.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return sftpSrv.Serve(gctx, sftpLn) })
 	g.Go(func() error { return api.Serve(gctx, adminLn) })
+	if metricsLn != nil {
+		g.Go(func() error { return serveMetrics(gctx, metricsLn, metricsHandler(reg, logger), logger) })
+	}
 	err = g.Wait()
 	logger.Info("stopped")
 	return err
