@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,20 @@ import (
 
 	"github.com/sluicehq/sluice/internal/promtest"
 )
+
+// pipelineMetrics are exported by the pipeline runner; the shipped alert
+// rules and dashboard use them.
+var pipelineMetrics = []string{
+	"sluice_pipeline_stage_duration_seconds",
+	"sluice_pipeline_files_total",
+	"sluice_pipeline_bytes_total",
+	"sluice_pipeline_pending",
+	"sluice_pipeline_redeliveries_total",
+	"sluice_pipeline_failed_total",
+	"sluice_upload_to_ready_seconds",
+	"sluice_feed_last_success_timestamp_seconds",
+	"sluice_feed_expected_interval_seconds",
+}
 
 // TestE2EMetrics scrapes /metrics of a real `sluice serve` after an OpenSSH
 // upload and a failed login, as Prometheus would.
@@ -69,6 +86,32 @@ func TestE2EMetrics(t *testing.T) {
 	// Exactly one log line tells the upload's outcome.
 	require.Equal(t, 1, s.logLines(t, `msg="upload ended" component=sftpfs session=\S+ account=acme remote=\S+ path=/orders.csv size=102400 duration=\S+ result=ok upload=\S+$`), s.logs.String())
 	require.Equal(t, 1, s.logLines(t, `msg="upload ended"`))
+
+	requireKnownMetrics(t, m, "../../configs/prometheus/alerts.yml", "../../configs/grafana/sluice.json")
+}
+
+// requireKnownMetrics checks that every Sluice, Go and process metric the
+// files name is one the server exports (or the pipeline runner does), so
+// that a renamed metric cannot silently empty a panel or disarm an alert.
+func requireKnownMetrics(t *testing.T, m promtest.Metrics, files ...string) {
+	t.Helper()
+	name := regexp.MustCompile(`\b(?:sluice|go|process)_[a-z0-9_]+\b`)
+	suffix := regexp.MustCompile(`_(?:bucket|sum|count)$`)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		if strings.HasSuffix(f, ".json") {
+			require.True(t, json.Valid(data), "%s is not valid JSON", f)
+		}
+		found := 0
+		for _, n := range slices.Compact(slices.Sorted(slices.Values(name.FindAllString(string(data), -1)))) {
+			base := suffix.ReplaceAllString(n, "")
+			known := m.Has(n) || m.Has(base) || slices.Contains(pipelineMetrics, n) || slices.Contains(pipelineMetrics, base)
+			require.True(t, known, "%s names %s, which no Sluice process exports", f, n)
+			found++
+		}
+		require.Positive(t, found, "%s names no metric", f)
+	}
 }
 
 var metricsListenAddr = regexp.MustCompile(`metrics listening"? addr=(\S+)`)
