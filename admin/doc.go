@@ -2,7 +2,9 @@
 // and feeds, global admin credentials, the audit trail, received uploads, the
 // SFTP defender's bans and lockouts and the live SFTP sessions, under
 // /api/v1, with an OpenAPI 3 document at /api/v1/openapi.json and the
-// /healthz and /readyz probes.
+// /healthz and /readyz probes, and the process's Prometheus metrics on
+// /metrics (Deps.Metrics; unauthenticated, like the probes). Its own
+// collectors (metrics.go) count requests by route template and status.
 //
 // Every /api/v1 route except the OpenAPI document requires an
 // "Authorization: Bearer" header carrying a stored API token or a JWT signed

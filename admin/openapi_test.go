@@ -279,7 +279,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	var served []string
 	for _, r := range s.routes() {
 		served = append(served, r.method+" "+r.path)
-		public := slices.Contains([]string{"/healthz", "/readyz", apiPrefix + "/openapi.json"}, r.path)
+		public := slices.Contains([]string{"/healthz", "/readyz", "/metrics", apiPrefix + "/openapi.json"}, r.path)
 		require.Equal(t, public, r.public, "%s %s", r.method, r.path)
 	}
 	require.ElementsMatch(t, documented, served)

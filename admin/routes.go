@@ -38,6 +38,7 @@ func (s *Server) routes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/healthz", handler: s.healthz, public: true},
 		{method: http.MethodGet, path: "/readyz", handler: s.readyz, public: true},
+		{method: http.MethodGet, path: "/metrics", handler: s.metricsPage, public: true},
 		{method: http.MethodGet, path: apiPrefix + "/openapi.json", handler: s.openAPI, public: true},
 
 		{method: http.MethodPost, path: accounts, handler: s.createAccount, action: "account.create"},

@@ -23,9 +23,12 @@ type Server struct {
 	uploads  Uploads  // nil: the upload routes answer 503
 	defender Defender // nil: the defender routes answer 503
 	sessions Sessions // nil: the session routes answer 503
-	logger   *slog.Logger
-	echo     *echo.Echo
-	openapi  []byte // the OpenAPI document as JSON
+	// metricsHandler serves /metrics; nil: /metrics answers 404.
+	metricsHandler http.Handler
+	metrics        *metrics
+	logger         *slog.Logger
+	echo           *echo.Echo
+	openapi        []byte // the OpenAPI document as JSON
 }
 
 // Deps are the components the admin API answers with. Service is required.
@@ -43,6 +46,11 @@ type Deps struct {
 	Defender Defender
 	// Sessions backs /api/v1/sessions.
 	Sessions Sessions
+	// Metrics serves GET /metrics, unauthenticated, typically
+	// promhttp.HandlerFor(registry, …). Nil when the process serves its
+	// metrics on a listener of its own (or not at all): /metrics then
+	// answers 404.
+	Metrics http.Handler
 }
 
 // New validates cfg and returns a Server answering with deps. A nil logger
@@ -69,6 +77,9 @@ func New(cfg Config, deps Deps, logger *slog.Logger) (*Server, error) {
 		sessions: deps.Sessions,
 		logger:   logger.With("component", "admin"),
 		openapi:  doc,
+
+		metricsHandler: deps.Metrics,
+		metrics:        newMetrics(),
 	}
 	e := echo.NewWithConfig(echo.Config{
 		Logger:           s.logger,
@@ -135,8 +146,9 @@ func dropBadRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// logRequests logs one line per request and answers the request's error, so
-// the line carries the final status. It never logs headers or bodies.
+// logRequests logs one line per request, with its request id, counts it in
+// the metrics and answers the request's error, so that both carry the final
+// status. It never logs headers or bodies.
 func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c *echo.Context) error {
 		start := time.Now()
@@ -144,11 +156,13 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			s.handleError(c, err)
 		}
 		_, status := echo.ResolveResponseStatus(c.Response(), nil)
+		took := time.Since(start)
+		s.metrics.observe(c, status, took)
 		s.logger.LogAttrs(c.Request().Context(), slog.LevelInfo, "admin request",
 			slog.String("method", c.Request().Method),
 			slog.String("route", c.Path()),
 			slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)),
+			slog.Duration("duration", took),
 			slog.String("request_id", requestID(c)),
 			slog.String("actor", actor(c)),
 			slog.String("remote", c.RealIP()),

@@ -12,5 +12,7 @@
 //
 // broker knows no Sluice domain type and defines no stream of its own: the
 // packages that own the subjects (pipeline) describe their streams and cmd
-// passes them to EnsureStream. It imports only the standard library and NATS.
+// passes them to EnsureStream. RegisterMetrics exposes the connection's state
+// (sluice_nats_connected) to Prometheus. It imports only the standard
+// library, NATS and the Prometheus client.
 package broker

@@ -19,6 +19,7 @@ type Defender struct {
 	allow     []netip.Prefix
 	honeypots map[string]bool
 	logger    *slog.Logger
+	metrics   *metrics
 	now       func() time.Time // replaced by tests
 
 	mu       sync.RWMutex
@@ -94,6 +95,7 @@ func New(cfg Config, logger *slog.Logger) (*Defender, error) {
 	for _, u := range cfg.HoneypotUsers {
 		d.honeypots[strings.ToLower(strings.TrimSpace(u))] = true
 	}
+	d.metrics = newMetrics(d)
 	return d, nil
 }
 
@@ -165,7 +167,7 @@ func (d *Defender) Failure(addr netip.Addr, user string) (banned bool) {
 		return true
 	}
 	if honeypot {
-		d.ban(h, "honeypot user name "+strings.ToLower(user), now)
+		d.ban(h, banHoneypot, "honeypot user name "+strings.ToLower(user), now)
 		return true
 	}
 	if now.Sub(h.windowStart) >= d.cfg.Window {
@@ -173,7 +175,7 @@ func (d *Defender) Failure(addr netip.Addr, user string) (banned bool) {
 	}
 	h.failures++
 	if h.failures >= d.cfg.MaxFailures {
-		d.ban(h, "too many failed logins", now)
+		d.ban(h, banFailures, "too many failed logins", now)
 		return true
 	}
 	return false
@@ -309,8 +311,10 @@ func (d *Defender) host(k netip.Addr, now time.Time) *host {
 	return h
 }
 
-// ban bans h for a period that doubles with each ban. Called with d.mu held.
-func (d *Defender) ban(h *host, reason string, now time.Time) {
+// ban bans h for a period that doubles with each ban; kind is the reason's
+// metric label. Called with d.mu held.
+func (d *Defender) ban(h *host, kind, reason string, now time.Time) {
+	d.metrics.bans.WithLabelValues(kind).Inc()
 	h.bans++
 	h.until = now.Add(grow(d.cfg.Ban, d.cfg.MaxBan, h.bans))
 	h.failures, h.windowStart, h.reason = 0, now, reason
@@ -349,6 +353,7 @@ func (d *Defender) accountFailure(user string, now time.Time) {
 	a.locks++
 	a.until = now.Add(grow(d.cfg.AccountLockout, d.cfg.AccountMaxLockout, a.locks))
 	a.failures, a.windowStart = 0, now
+	d.metrics.lockouts.Inc()
 	d.logger.Warn("account locked", "account", user, "until", a.until, "count", a.locks)
 }
 

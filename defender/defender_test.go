@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -393,4 +395,38 @@ func TestConfigValidate(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+func TestDefenderMetrics(t *testing.T) {
+	d, c := newTestDefender(t, func(c *Config) { c.MaxFailures = 2; c.AccountMaxFailures = 3 })
+	reg := prometheus.NewRegistry()
+	require.NoError(t, d.RegisterMetrics(reg))
+	problems, err := testutil.GatherAndLint(reg)
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	bans := func(reason string) float64 { return testutil.ToFloat64(d.metrics.bans.WithLabelValues(reason)) }
+
+	require.True(t, d.Failure(netip.MustParseAddr("192.0.2.1"), "root"))
+	require.False(t, d.Failure(netip.MustParseAddr("192.0.2.2"), "acme"))
+	require.True(t, d.Failure(netip.MustParseAddr("192.0.2.2"), "acme"))
+	require.Equal(t, 1.0, bans(banHoneypot))
+	require.Equal(t, 1.0, bans(banFailures))
+	require.Equal(t, 2.0, testutil.ToFloat64(d.metrics.banned))
+	require.Zero(t, testutil.ToFloat64(d.metrics.lockouts))
+	d.Failure(netip.MustParseAddr("192.0.2.3"), "acme")
+	require.True(t, d.AccountLocked("acme"))
+	require.Equal(t, 1.0, testutil.ToFloat64(d.metrics.lockouts))
+
+	require.True(t, d.Lift(netip.MustParseAddr("192.0.2.1")))
+	require.Equal(t, 1.0, testutil.ToFloat64(d.metrics.banned), "a lifted ban is not counted")
+	c.advance(d.cfg.Ban + time.Second)
+	require.Zero(t, testutil.ToFloat64(d.metrics.banned), "an expired ban is not counted")
+	require.Equal(t, 2.0, bans(banHoneypot)+bans(banFailures), "the total stays")
+
+	n, err := testutil.GatherAndCount(reg, "sluice_defender_bans_total")
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "one series per reason; never an address or a user name")
+
+	var nilDefender *Defender
+	require.NoError(t, nilDefender.RegisterMetrics(reg))
 }

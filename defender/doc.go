@@ -13,6 +13,7 @@
 // number of tracked addresses and accounts (the least recently seen are
 // forgotten first), and is not shared between the nodes of a deployment.
 //
-// defender imports only the standard library; it must not import any other
-// Sluice package.
+// Its collectors (metrics.go) are registered on the registerer cmd gives
+// RegisterMetrics. defender imports only the standard library and the
+// Prometheus client; it must not import any other Sluice package.
 package defender

@@ -347,6 +347,7 @@ func auditDetail(method, fp string) string {
 // login goes on.
 func (c *conn) record(ctx context.Context, user, method, result, fp string, l *Login) {
 	c.auth.recorded = true
+	c.srv.metrics.logins.WithLabelValues(method, loginResult(result)).Inc()
 	actor := clean(user, 64)
 	target := "accounts/" + actor
 	if l != nil && l.CredentialName != "" {

@@ -11,7 +11,10 @@
 // timeout) and config.go. The file system — fs.go, upload.go, quota.go,
 // names.go, janitor.go and their neighbours — resolves every path inside
 // the account's root, enforces quotas while writing, writes uploads to
-// hidden temporary files and hands closed uploads to an UploadSink.
+// hidden temporary files and hands closed uploads to an UploadSink, logging
+// one "upload ended" line per upload with its result. metrics.go holds the
+// Prometheus collectors of both sides (Server.RegisterMetrics,
+// FS.RegisterMetrics); their labels never carry a user or file name.
 //
 // Algorithms are set explicitly (no SHA-1, DSA, CBC or RC4); the handshake
 // has a deadline and connections an idle timeout. Identity is decided in

@@ -42,13 +42,14 @@ type FSConfig struct {
 //
 // FS implements HandlerProvider and is safe for concurrent use.
 type FS struct {
-	cfg    FSConfig
-	temps  tempMatcher
-	sink   UploadSink
-	feeds  FeedLookup
-	logger *slog.Logger
-	escape error     // the error os.Root returns for a path leading outside it
-	bufs   sync.Pool // of *[]byte of hashChunk bytes
+	cfg     FSConfig
+	temps   tempMatcher
+	sink    UploadSink
+	feeds   FeedLookup
+	logger  *slog.Logger
+	metrics *fsMetrics
+	escape  error     // the error os.Root returns for a path leading outside it
+	bufs    sync.Pool // of *[]byte of hashChunk bytes
 
 	mu     sync.Mutex
 	usages map[string]*usage    // by account, while the account has sessions
@@ -96,15 +97,16 @@ func NewFS(cfg FSConfig, sink UploadSink, feeds FeedLookup, logger *slog.Logger)
 		return nil, fmt.Errorf("new sftp file system: %w", err)
 	}
 	f := &FS{
-		cfg:    cfg,
-		temps:  temps,
-		sink:   sink,
-		feeds:  feeds,
-		logger: logger.With("component", "sftpfs"),
-		escape: escape,
-		usages: make(map[string]*usage),
-		active: make(map[string]struct{}),
-		sums:   make(map[string]cachedSum),
+		cfg:     cfg,
+		temps:   temps,
+		sink:    sink,
+		feeds:   feeds,
+		logger:  logger.With("component", "sftpfs"),
+		metrics: newFSMetrics(),
+		escape:  escape,
+		usages:  make(map[string]*usage),
+		active:  make(map[string]struct{}),
+		sums:    make(map[string]cachedSum),
 	}
 	f.bufs.New = func() any {
 		b := make([]byte, hashChunk)

@@ -220,12 +220,8 @@ func (h *handler) rename(ctx context.Context, from, to string, replace bool) err
 	if err != nil {
 		return h.status("rename", src, err)
 	}
-	finishes := info.Mode().IsRegular() && h.fs.temps.match(path.Base(src)) && !h.fs.temps.match(path.Base(dst))
-	var sum string
-	if finishes {
-		if sum, err = h.checkRenamed(ctx, src, dst, info); err != nil {
-			return err
-		}
+	if info.Mode().IsRegular() && h.fs.temps.match(path.Base(src)) && !h.fs.temps.match(path.Base(dst)) {
+		return h.finishRename(ctx, src, dst, info, target)
 	}
 	if err := h.root.Rename(srcRel, dstRel); err != nil {
 		return h.status("rename", src, err)
@@ -233,11 +229,34 @@ func (h *handler) rename(ctx context.Context, from, to string, replace bool) err
 	if target != nil && target.Mode().IsRegular() && !os.SameFile(info, target) {
 		h.usage.release(target.Size(), 1)
 	}
-	if !finishes {
-		if s, ok := h.fs.takeSum(activeKey(h.account, srcRel), info); ok && info.Mode().IsRegular() {
-			h.fs.rememberSum(activeKey(h.account, dstRel), info, s)
-		}
-		return nil
+	if c, ok := h.fs.takeSum(activeKey(h.account, srcRel), info); ok && info.Mode().IsRegular() {
+		h.fs.rememberSum(activeKey(h.account, dstRel), info, c.sum, c.opened)
+	}
+	return nil
+}
+
+// finishRename renames the temporary-name file src to the final name dst
+// (target is what dst was, or nil), which finishes an upload: the file is
+// checked against dst's feed, moved, and handed on; its outcome is logged
+// and counted once.
+func (h *handler) finishRename(ctx context.Context, src, dst string, info, target fs.FileInfo) error {
+	c, err := h.checkRenamed(ctx, src, dst, info)
+	var id string
+	if err == nil {
+		id, err = h.moveRenamed(ctx, src, dst, info, target, c.sum)
+	}
+	h.uploadEnded(dst, info.Size(), c.opened, id, err)
+	return err
+}
+
+// moveRenamed renames a checked upload into place and hands it on.
+func (h *handler) moveRenamed(ctx context.Context, src, dst string, info, target fs.FileInfo, sum string) (string, error) {
+	srcRel, dstRel := rel(src), rel(dst)
+	if err := h.root.Rename(srcRel, dstRel); err != nil {
+		return "", h.status("rename", src, err)
+	}
+	if target != nil && target.Mode().IsRegular() && !os.SameFile(info, target) {
+		h.usage.release(target.Size(), 1)
 	}
 	h.removePartial(h.partialOf(dst)) // superseded by this upload
 	for _, dir := range []string{path.Dir(dstRel), path.Dir(srcRel)} {
@@ -249,41 +268,40 @@ func (h *handler) rename(ctx context.Context, from, to string, replace bool) err
 }
 
 // checkRenamed applies the target feed's rules to a temporary-name file
-// being renamed to a final name and returns its checksum. A refused file is
-// removed.
-func (h *handler) checkRenamed(ctx context.Context, src, dst string, info fs.FileInfo) (string, error) {
+// being renamed to a final name and returns its checksum and, when this
+// server wrote it, when it was opened. A refused file is removed.
+func (h *handler) checkRenamed(ctx context.Context, src, dst string, info fs.FileInfo) (cachedSum, error) {
 	srcRel := rel(src)
 	f, err := h.root.Open(srcRel)
 	if err != nil {
-		return "", h.status("rename", src, err)
+		return cachedSum{}, h.status("rename", src, err)
 	}
 	defer f.Close()
 	req, err := h.requiresEncryption(ctx, dst)
 	if err != nil {
 		h.logger.Error("look up feed", "path", dst, "err", err)
-		return "", failure("the server could not check %s; try again", dst)
+		return cachedSum{}, failure("the server could not check %s; try again", dst)
 	}
 	if req {
 		ok, err := isEncrypted(f)
 		if err != nil {
-			return "", h.status("rename", src, err)
+			return cachedSum{}, h.status("rename", src, err)
 		}
 		if !ok {
-			h.logger.Info("upload refused: feed requires encryption", "path", dst, "size", info.Size())
 			if err := h.root.Remove(srcRel); err == nil {
 				h.usage.release(info.Size(), 1)
 			}
-			return "", errEncryptionRequired
+			return cachedSum{}, errEncryptionRequired
 		}
 	}
-	if sum, ok := h.fs.takeSum(activeKey(h.account, srcRel), info); ok {
-		return sum, nil
+	if c, ok := h.fs.takeSum(activeKey(h.account, srcRel), info); ok {
+		return c, nil
 	}
 	sum, err := hashFile(f, info.Size(), &h.fs.bufs)
 	if err != nil {
-		return "", h.status("rename", src, err)
+		return cachedSum{}, h.status("rename", src, err)
 	}
-	return sum, nil
+	return cachedSum{sum: sum}, nil
 }
 
 // renamePartial moves a cut-off upload, the only thing under the name src,

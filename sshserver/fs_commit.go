@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -13,12 +14,16 @@ import (
 // against its feed's rules, synced, renamed into place, its folder synced,
 // and the upload handed to the UploadSink (unless its name is a temporary
 // one). After a cut-off transfer, or when the server cannot finish it, the
-// file is kept for resume and Close fails. Close is idempotent.
+// file is kept for resume and Close fails. Every outcome but the close of a
+// temporary name that succeeded (not an upload yet) is logged and counted
+// once (see handler.uploadEnded). Close is idempotent.
 func (w *upload) Close() error {
 	w.closeOnce.Do(func() {
 		defer w.h.forget(w)
 		defer w.h.fs.setActive(activeKey(w.h.account, w.tempRel), false)
 		defer w.hash.release()
+		var id string
+		size := w.size.Load()
 		switch failed := w.failed.Load(); {
 		case w.aborted.Load():
 			w.detach("cut off")
@@ -31,19 +36,26 @@ func (w *upload) Close() error {
 			w.detach("write failed")
 			w.closeErr = *failed
 		default:
-			w.closeErr = w.commit()
+			id, w.closeErr = w.commit()
+			if w.closeErr == nil {
+				size = w.size.Load()
+			}
+		}
+		if !w.tempName || w.closeErr != nil {
+			w.h.uploadEnded(w.vpath, size, w.opened, id, w.closeErr)
 		}
 	})
 	return w.closeErr
 }
 
-// commit moves a complete upload into place and hands it on.
-func (w *upload) commit() error {
+// commit moves a complete upload into place and hands it on, returning the
+// id the UploadSink gave it ("" for a temporary name).
+func (w *upload) commit() (string, error) {
 	h := w.h
 	info, err := w.file.Stat()
 	if err != nil {
 		w.detach("stat")
-		return h.status("close", w.vpath, err)
+		return "", h.status("close", w.vpath, err)
 	}
 	size := info.Size()
 	if d := size - w.size.Load(); d != 0 {
@@ -55,18 +67,17 @@ func (w *upload) commit() error {
 		if err != nil {
 			h.logger.Error("look up feed", "path", w.vpath, "err", err)
 			w.detach("feed lookup failed")
-			return failure("the server could not check %s; it is kept, resume or upload it again", w.vpath)
+			return "", failure("the server could not check %s; it is kept, resume or upload it again", w.vpath)
 		}
 		if req {
 			ok, err := isEncrypted(w.file)
 			if err != nil {
 				w.detach("read head")
-				return h.status("close", w.vpath, err)
+				return "", h.status("close", w.vpath, err)
 			}
 			if !ok {
-				h.logger.Info("upload refused: feed requires encryption", "path", w.vpath, "size", size)
 				w.discard()
-				return errEncryptionRequired
+				return "", errEncryptionRequired
 			}
 		}
 	}
@@ -74,20 +85,20 @@ func (w *upload) commit() error {
 	if err != nil {
 		h.logger.Error("hash upload", "path", w.vpath, "err", err)
 		w.detach("hash failed")
-		return h.status("close", w.vpath, err)
+		return "", h.status("close", w.vpath, err)
 	}
 	if err := w.file.Sync(); err != nil {
 		w.detach("sync failed")
-		return h.status("close", w.vpath, err)
+		return "", h.status("close", w.vpath, err)
 	}
 	if err := w.closeFile(); err != nil {
 		w.detach("close failed")
-		return h.status("close", w.vpath, err)
+		return "", h.status("close", w.vpath, err)
 	}
 	replaced, replacedErr := h.root.Lstat(w.finalRel)
 	if err := h.root.Rename(w.tempRel, w.finalRel); err != nil {
 		w.detach("rename failed")
-		return h.status("close", w.vpath, err)
+		return "", h.status("close", w.vpath, err)
 	}
 	if replacedErr == nil && replaced.Mode().IsRegular() {
 		h.usage.release(replaced.Size(), 1)
@@ -99,10 +110,10 @@ func (w *upload) commit() error {
 	closedAt := time.Now().UTC()
 	if w.tempName {
 		if final, err := h.root.Lstat(w.finalRel); err == nil {
-			h.fs.rememberSum(activeKey(h.account, w.finalRel), final, sum)
+			h.fs.rememberSum(activeKey(h.account, w.finalRel), final, sum, w.opened)
 		}
 		h.logger.Debug("temporary file closed", "path", w.vpath, "size", size)
-		return nil
+		return "", nil
 	}
 	return h.handOn(w.ctx, w.vpath, w.finalRel, size, sum, closedAt)
 }
@@ -146,7 +157,7 @@ func (w *upload) detach(reason string) {
 		h.logger.Error("keep partial upload", "path", w.vpath, "err", err)
 		return
 	}
-	h.logger.Info("partial upload kept for resume", "path", w.vpath, "size", info.Size(), "reason", reason)
+	h.logger.Debug("partial upload kept for resume", "path", w.vpath, "size", info.Size(), "reason", reason)
 }
 
 // discard removes the temporary file and gives back what it used.
@@ -177,9 +188,10 @@ func (h *handler) removePartial(relPath string) bool {
 	return true
 }
 
-// handOn gives a final file to the UploadSink. The file stays in place when
-// the sink fails: the client is told to upload it again.
-func (h *handler) handOn(ctx context.Context, vpath, relPath string, size int64, sum string, closedAt time.Time) error {
+// handOn gives a final file to the UploadSink and returns the upload's id.
+// The file stays in place when the sink fails: the client is told to upload
+// it again.
+func (h *handler) handOn(ctx context.Context, vpath, relPath string, size int64, sum string, closedAt time.Time) (string, error) {
 	u := Upload{
 		Account:       h.account,
 		Path:          vpath,
@@ -199,23 +211,64 @@ func (h *handler) handOn(ctx context.Context, vpath, relPath string, size int64,
 	id, err := h.fs.sink.Received(ctx, u)
 	if err != nil {
 		h.logger.Error("record upload", "path", vpath, "size", size, "sha256", sum, "err", err)
-		return failure("%s was stored but could not be recorded; please upload it again", vpath)
+		return "", failure("%s was stored but could not be recorded; please upload it again", vpath)
 	}
-	h.logger.Info("upload received", "upload", id, "path", vpath, "size", size, "sha256", sum)
-	return nil
+	return id, nil
+}
+
+// uploadEnded logs the one line of an upload's outcome, with its path, size,
+// duration (when the time it was opened is known) and result, and counts it
+// in the metrics. id is the upload's id when it was received; err is what
+// the client was told otherwise.
+func (h *handler) uploadEnded(vpath string, size int64, opened time.Time, id string, err error) {
+	result := uploadResult(err)
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("path", vpath), slog.Int64("size", size))
+	if !opened.IsZero() {
+		d := time.Since(opened)
+		attrs = append(attrs, slog.Duration("duration", d))
+		if result == resultOK {
+			h.fs.metrics.duration.Observe(d.Seconds())
+		}
+	}
+	attrs = append(attrs, slog.String("result", result))
+	if id != "" {
+		attrs = append(attrs, slog.String("upload", id))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	h.fs.metrics.uploads[result].Inc()
+	h.logger.LogAttrs(context.Background(), slog.LevelInfo, "upload ended", attrs...)
+}
+
+// uploadResult classifies the error Close or a finishing rename returned.
+func uploadResult(err error) string {
+	switch {
+	case err == nil:
+		return resultOK
+	case errors.Is(err, errTransferAborted):
+		return resultAborted
+	case errors.Is(err, errQuotaExceeded), errors.Is(err, errFileTooLarge):
+		return resultQuota
+	case errors.Is(err, errEncryptionRequired):
+		return resultRefused
+	}
+	return resultError
 }
 
 // cachedSum is the checksum of a closed file with a temporary name, kept so
 // that renaming it to its final name need not read it again.
 type cachedSum struct {
-	info fs.FileInfo
-	sum  string
+	info   fs.FileInfo
+	sum    string
+	opened time.Time // when the file was opened for writing
 }
 
 // maxCachedSums bounds the checksums kept for temporary-name files.
 const maxCachedSums = 4096
 
-func (f *FS) rememberSum(key string, info fs.FileInfo, sum string) {
+func (f *FS) rememberSum(key string, info fs.FileInfo, sum string, opened time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.sums) >= maxCachedSums {
@@ -224,23 +277,23 @@ func (f *FS) rememberSum(key string, info fs.FileInfo, sum string) {
 			break
 		}
 	}
-	f.sums[key] = cachedSum{info: info, sum: sum}
+	f.sums[key] = cachedSum{info: info, sum: sum, opened: opened}
 }
 
 // takeSum returns and forgets the checksum remembered for the file info
-// describes. Files reach a final name only by rename, never by writing in
-// place, so the same file (device and inode) of the same size has the same
-// contents.
-func (f *FS) takeSum(key string, info fs.FileInfo) (string, bool) {
+// describes, and when that file was opened for writing. Files reach a final
+// name only by rename, never by writing in place, so the same file (device
+// and inode) of the same size has the same contents.
+func (f *FS) takeSum(key string, info fs.FileInfo) (cachedSum, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.sums[key]
 	if !ok {
-		return "", false
+		return cachedSum{}, false
 	}
 	delete(f.sums, key)
 	if !os.SameFile(c.info, info) || c.info.Size() != info.Size() {
-		return "", false
+		return cachedSum{}, false
 	}
-	return c.sum, true
+	return c, true
 }

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/pkg/sftp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Fileread opens a file for reading (pkg/sftp's FileReader). A name whose
@@ -40,8 +42,24 @@ func (h *handler) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 	if err != nil {
 		return nil, h.status("open", vpath, err)
 	}
-	return f, nil
+	return download{f, h.fs.metrics.sent}, nil
 }
+
+// download is a file open for reading that counts the bytes it sends.
+type download struct {
+	f    *os.File
+	sent prometheus.Counter
+}
+
+// ReadAt reads from the file; pkg/sftp may call it concurrently.
+func (d download) ReadAt(p []byte, off int64) (int, error) {
+	n, err := d.f.ReadAt(p, off)
+	d.sent.Add(float64(n))
+	return n, err
+}
+
+// Close closes the file; pkg/sftp calls it when the client closes its handle.
+func (d download) Close() error { return d.f.Close() }
 
 // Filelist lists a folder or stats a path (pkg/sftp's FileLister).
 func (h *handler) Filelist(r *sftp.Request) (sftp.ListerAt, error) {

@@ -46,6 +46,13 @@ func (l *limiter) acquireConn(addr netip.Addr) (ok bool, reason string) {
 	return true, ""
 }
 
+// connections returns the number of connection slots taken.
+func (l *limiter) connections() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
 func (l *limiter) releaseConn(addr netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -49,6 +49,7 @@ type Server struct {
 	logger   *slog.Logger
 	hostKeys []ssh.Signer
 	limits   *limiter
+	metrics  *serverMetrics
 
 	mu       sync.Mutex
 	conns    map[string]*conn
@@ -81,6 +82,7 @@ func New(cfg Config, auth Authenticator, files HandlerProvider, def *defender.De
 	if err != nil {
 		return nil, err
 	}
+	limits := newLimiter(cfg)
 	return &Server{
 		cfg:      cfg,
 		auth:     auth,
@@ -89,7 +91,8 @@ func New(cfg Config, auth Authenticator, files HandlerProvider, def *defender.De
 		audit:    audit,
 		logger:   logger,
 		hostKeys: keys,
-		limits:   newLimiter(cfg),
+		limits:   limits,
+		metrics:  newServerMetrics(limits),
 		conns:    map[string]*conn{},
 	}, nil
 }
@@ -321,11 +324,13 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	addr := remote.Addr()
 	if s.def.Banned(addr) {
 		s.logger.Debug("banned address dropped", "remote", remote.String())
+		s.metrics.refused.WithLabelValues("banned").Inc()
 		nc.Close()
 		return
 	}
 	if ok, limit := s.limits.acquireConn(addr); !ok {
 		s.logger.Info("connection refused", "remote", remote.String(), "limit", limit)
+		s.metrics.refused.WithLabelValues(limit).Inc()
 		nc.Close()
 		return
 	}

@@ -66,7 +66,8 @@ type upload struct {
 	credit int64
 	// ctx is the context of the open request. pkg/sftp cancels it only after
 	// Close returns, and Close (io.Closer) takes no context of its own.
-	ctx context.Context
+	ctx    context.Context
+	opened time.Time
 
 	file    *os.File
 	hash    *prefixHash
@@ -134,6 +135,7 @@ func (h *handler) openWrite(r *sftp.Request) (*upload, error) {
 		tempRel:    path.Join(relDir, tempName(base)),
 		tempName:   h.fs.temps.match(base),
 		ctx:        r.Context(),
+		opened:     time.Now(),
 	}
 	// Lstat: a symbolic link at the final name is replaced, never written through.
 	final, err := h.root.Lstat(w.finalRel)
@@ -162,6 +164,9 @@ func (h *handler) openWrite(r *sftp.Request) (*upload, error) {
 	if err := w.create(flags.Trunc, final, partial); err != nil {
 		h.fs.setActive(activeKey(h.account, w.tempRel), false)
 		h.forget(w)
+		if errors.Is(err, errQuotaExceeded) { // the file count: an upload refused at once
+			h.uploadEnded(vpath, 0, w.opened, "", err)
+		}
 		return nil, err
 	}
 	return w, nil
@@ -251,6 +256,7 @@ func (w *upload) WriteAt(p []byte, off int64) (int, error) {
 		return n, w.fail(w.h.status("write", w.vpath, err))
 	}
 	w.hash.wrote(p, off)
+	w.h.fs.metrics.received.Add(float64(n))
 	return n, nil
 }
 
@@ -296,7 +302,7 @@ func (w *upload) ReadAt(p []byte, off int64) (int, error) {
 // file is still open, before it calls Close: the transfer was cut off.
 func (w *upload) TransferError(err error) {
 	if w.aborted.CompareAndSwap(false, true) {
-		w.h.logger.Info("upload cut off", "path", w.vpath, "reason", err.Error())
+		w.h.logger.Debug("upload cut off", "path", w.vpath, "reason", err.Error())
 	}
 }
 

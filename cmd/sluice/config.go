@@ -43,6 +43,7 @@ type Config struct {
 	MemoryLimitMiB int64              `yaml:"memory_limit_mib" koanf:"memory_limit_mib"`
 	Log            LogConfig          `yaml:"log" koanf:"log"`
 	Admin          admin.Config       `yaml:"admin" koanf:"admin"`
+	Metrics        MetricsConfig      `yaml:"metrics" koanf:"metrics"`
 	Store          store.Config       `yaml:"store" koanf:"store"`
 	Credentials    credentials.Config `yaml:"credentials" koanf:"credentials"`
 	SFTP           sshserver.Config   `yaml:"sftp" koanf:"sftp"`
@@ -99,6 +100,7 @@ func defaultConfig() Config {
 			CSV:          csvcheck.DefaultConfig(),
 		},
 		Retention: RetentionConfig{Archive: 30 * 24 * time.Hour},
+		Metrics:   MetricsConfig{FeedLabels: true},
 	}
 }
 
@@ -133,6 +135,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Admin.Validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.Validate(); err != nil {
 		return err
 	}
 	if err := c.Store.Validate(); err != nil {

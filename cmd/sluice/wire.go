@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluicehq/sluice/admin"
 	"github.com/sluicehq/sluice/blob"
 	"github.com/sluicehq/sluice/broker"
@@ -134,7 +136,22 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer sftpSrv.Close()
-	runner, err := newRunner(cfg, a, nats.JetStream(), blobs, sshserver.Reports{HomeDir: cfg.Credentials.HomeDir}, logger)
+	// Metrics: one registry for the process; /metrics on the admin
+	// listener unless metrics.listen gives it one of its own.
+	reg, err := newRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.Metrics.FeedLabels {
+		if err := reg.Register(pipeline.NewFeedCollector(a.db, a.svc, logger)); err != nil {
+			return err
+		}
+	}
+	var adminMetrics http.Handler
+	if cfg.Metrics.Listen == "" {
+		adminMetrics = metricsHandler(reg, logger)
+	}
+	runner, err := newRunner(cfg, a, nats.JetStream(), blobs, sshserver.Reports{HomeDir: cfg.Credentials.HomeDir}, reg, logger)
 	if err != nil {
 		return err
 	}
@@ -143,8 +160,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		Uploads:  intake,
 		Defender: def,
 		Sessions: adminSessions{sftpSrv},
+		Metrics:  adminMetrics,
 	}, logger)
 	if err != nil {
+		return err
+	}
+	if err := registerMetrics(reg, nats, files, sftpSrv, def, api); err != nil {
 		return err
 	}
 
@@ -158,6 +179,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("admin.listen %q: %w", cfg.Admin.Listen, err)
 	}
 	logger.Info("admin api listening", "addr", adminLn.Addr().String(), "data_dir", cfg.DataDir, "store", cfg.Store.Driver)
+	var metricsLn net.Listener
+	if cfg.Metrics.Listen != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			sftpLn.Close()
+			adminLn.Close()
+			return fmt.Errorf("metrics.listen %q: %w", cfg.Metrics.Listen, err)
+		}
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -183,6 +212,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	g.Go(func() error { return files.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return sftpSrv.Serve(gctx, sftpLn) })
 	g.Go(func() error { return api.Serve(gctx, adminLn) })
+	if metricsLn != nil {
+		g.Go(func() error { return serveMetrics(gctx, metricsLn, metricsHandler(reg, logger), logger) })
+	}
 	err = g.Wait()
 	logger.Info("stopped")
 	return err
@@ -198,7 +230,7 @@ func ensureStreams(ctx context.Context, cfg Config, js jetstream.JetStream) erro
 
 // newRunner builds the pipeline's stages over the credentials service and
 // the runner that drives them; reports go to the accounts' /reports folders.
-func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs *blob.Dir, reports pipeline.ReportWriter, logger *slog.Logger) (*pipeline.Runner, error) {
+func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs *blob.Dir, reports pipeline.ReportWriter, reg prometheus.Registerer, logger *slog.Logger) (*pipeline.Runner, error) {
 	pgp, err := decrypt.New(cfg.Pipeline.Decrypt, blobs, stageKeys{a.svc}, feedPolicy{a.svc}, logger)
 	if err != nil {
 		return nil, err
@@ -217,6 +249,7 @@ func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs *blob.Dir, repo
 		Blobs:   blobs,
 		Stages:  []pipeline.Stage{pgp, zip, csv},
 		Reports: reports,
+		Metrics: reg,
 		Logger:  logger,
 		Archive: cfg.Retention.Archive,
 		Source:  "/sluice/" + cfg.Pipeline.Intake.Node,
@@ -252,12 +285,29 @@ func work(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer blobs.Close()
+	reg, err := newRegistry(cfg)
+	if err != nil {
+		return err
+	}
+	if err := registerMetrics(reg, nats); err != nil {
+		return err
+	}
 	reports := sshserver.Reports{HomeDir: cfg.Credentials.HomeDir}
-	runner, err := newRunner(cfg, a, nats.JetStream(), blobs, reports, logger)
+	runner, err := newRunner(cfg, a, nats.JetStream(), blobs, reports, reg, logger)
 	if err != nil {
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if cfg.Metrics.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %q: %w", cfg.Metrics.Listen, err)
+		}
+		logger.Info("metrics listening", "addr", ln.Addr().String())
+		g.Go(func() error { return serveMetrics(gctx, ln, metricsHandler(reg, logger), logger) })
+	} else {
+		logger.Warn("metrics.listen is empty: a worker has no admin listener, so its metrics are not served; set metrics.listen")
+	}
 	g.Go(func() error {
 		if err := ensureStreams(gctx, cfg, nats.JetStream()); err != nil && gctx.Err() == nil {
 			return err
