@@ -67,20 +67,47 @@ func ErrorsName(u Upload) string { return u.Name() + "." + u.ID + ".errors.csv" 
 func reportKey(u Upload) string { return u.ID + "/report-" + strconv.Itoa(u.Attempt) + ".json" }
 func errorsKey(u Upload) string { return u.ID + "/errors-" + strconv.Itoa(u.Attempt) + ".csv" }
 
-// finish completes a finished attempt: it writes the reports (blobs first,
-// then the customer's copies), takes the original out of the customer's
-// tree, removes the intermediate blobs and logs the outcome. Every step is
-// idempotent: a redelivered last task finishes again.
+// finish completes a finished attempt: it writes the report blobs,
+// removes the intermediate blobs and, on the node that received the upload,
+// delivers it (deliver). Every step is idempotent: a redelivered last task,
+// or two siblings settling at once, finish again.
 func (r *Runner) finish(ctx context.Context, u Upload) error {
 	files, err := attemptFiles(ctx, r.db, u.ID, u.Attempt)
 	if err != nil {
 		return err
 	}
-	rep, hasErrors, err := r.writeReports(ctx, u, files)
-	if err != nil {
+	if _, _, err := r.writeReports(ctx, u, files); err != nil {
 		return err
 	}
+	// The intermediate blobs (decrypted payloads, extracted entries) have
+	// served; the original (the archive), ready CSVs and reports stay
+	// until the janitor purges the upload.
+	for _, f := range files {
+		if f.Stage != "upload" && f.Status != FileReady && f.Object.Key != "" {
+			if err := r.blobs.Remove(ctx, f.Object.Key); err != nil {
+				return err
+			}
+		}
+	}
+	if !r.owns(u) {
+		return nil // the receiving node's janitor delivers it (deliverPending)
+	}
+	return r.deliver(ctx, u)
+}
+
+// owns reports whether this node received u: the received file is on its
+// disk, and the account's tree it shows the customer.
+func (r *Runner) owns(u Upload) bool { return u.Node == "" || u.Node == r.node }
+
+// deliver puts a finished upload's reports into the customer's /reports and
+// takes the original out of the customer's tree (archived_at marks it
+// done). Its report blobs must exist (finish wrote them). It is idempotent.
+func (r *Runner) deliver(ctx context.Context, u Upload) error {
 	if r.reports != nil {
+		rep, err := r.readReport(ctx, u)
+		if err != nil {
+			return err
+		}
 		body, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
 			return err
@@ -88,7 +115,7 @@ func (r *Runner) finish(ctx context.Context, u Upload) error {
 		if err := r.reports.WriteReport(ctx, u.Account, ReportName(u), append(body, '\n')); err != nil {
 			return fmt.Errorf("write report of %s: %w", u.ID, err)
 		}
-		if hasErrors {
+		if rep.ErrorsFile != "" {
 			rc, err := r.blobs.Open(ctx, errorsKey(u))
 			if err != nil {
 				return err
@@ -106,37 +133,33 @@ func (r *Runner) finish(ctx context.Context, u Upload) error {
 			return err
 		}
 	}
-	// The intermediate blobs (decrypted payloads, extracted entries) have
-	// served; the original (the archive), ready CSVs and reports stay
-	// until the janitor purges the upload.
-	for _, f := range files {
-		if f.Stage != "upload" && f.Status != FileReady && f.Object.Key != "" {
-			if err := r.blobs.Remove(ctx, f.Object.Key); err != nil {
-				return err
-			}
-		}
-	}
-	// Last: archived_at tells that the upload is completely finished. Of
-	// several finishers (siblings settling at once, a redelivery) one sets
-	// it, and only that one logs the outcome and moves the metrics.
 	if u.ArchivedAt != nil {
 		return nil
 	}
-	first, err := r.archiveOriginal(ctx, u)
-	if err != nil || !first {
-		return err
+	_, err := r.archiveOriginal(ctx, u)
+	return err
+}
+
+// deliverPending delivers the finished uploads this node received whose
+// attempt another node's worker finished, and any a crash left undelivered.
+func (r *Runner) deliverPending(ctx context.Context) (int, error) {
+	batch, err := queryUploads(ctx, r.db, `SELECT `+uploadColumns+` FROM uploads
+		WHERE node = $1 AND finished_at IS NOT NULL AND archived_at IS NULL AND purged_at IS NULL ORDER BY id LIMIT 100`, r.node)
+	if err != nil {
+		return 0, fmt.Errorf("read undelivered uploads: %w", err)
 	}
-	if u.Status == StatusReady {
-		r.metrics.uploadToReady.Observe(u.FinishedAt.Sub(u.ReceivedAt).Seconds())
+	n := 0
+	for _, u := range batch {
+		err := r.deliver(ctx, u)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // its finisher is still writing the reports
+		}
+		if err != nil {
+			return n, fmt.Errorf("deliver upload %s: %w", u.ID, err)
+		}
+		n++
 	}
-	var rows int64
-	for _, f := range rep.Files {
-		rows += f.Rows
-	}
-	r.logger.Info("upload processed", "upload", u.ID, "account", u.Account, "feed", u.Feed, "path", u.Path,
-		"size", u.Size, "duration", u.FinishedAt.Sub(u.ReceivedAt), "result", string(u.Status), "rows", rows,
-		"files", len(rep.Files), "attempt", u.Attempt, "dry_run", u.DryRun())
-	return nil
+	return n, nil
 }
 
 // writeReports writes the attempt's report and errors blobs unless a

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -24,8 +25,10 @@ import (
 // IntakeConfig tunes how uploads are recorded and announced. Its keys live
 // under pipeline.intake. in the configuration file.
 type IntakeConfig struct {
-	// Node names this Sluice instance in the source of its events,
-	// /sluice/<node>.
+	// Node names this Sluice instance: in the source of its events,
+	// /sluice/<node>, and as the node that received an upload (it delivers
+	// the upload's reports and archives it). Every node of a deployment
+	// needs a name of its own; the default is the host name.
 	Node string `yaml:"node" koanf:"node"`
 	// PublishTimeout bounds the wait for JetStream to acknowledge one batch
 	// of received events. Events not acknowledged in time stay in the outbox
@@ -40,15 +43,32 @@ type IntakeConfig struct {
 	SweepBatch int `yaml:"sweep_batch" koanf:"sweep_batch"`
 }
 
-// DefaultIntakeConfig returns the defaults: node "sluice", a 2 s publish
-// timeout, a sweep every 30 s in batches of 100.
+// DefaultIntakeConfig returns the defaults: the host name as the node, a
+// 2 s publish timeout, a sweep every 30 s in batches of 100.
 func DefaultIntakeConfig() IntakeConfig {
 	return IntakeConfig{
-		Node:           "sluice",
+		Node:           hostNode(),
 		PublishTimeout: 2 * time.Second,
 		SweepInterval:  30 * time.Second,
 		SweepBatch:     100,
 	}
+}
+
+// hostNode returns the host name as a node name ("sluice" without one):
+// its first label, with what a node name may not hold replaced.
+func hostNode() string {
+	h, err := os.Hostname()
+	h, _, _ = strings.Cut(h, ".")
+	h = strings.Map(func(r rune) rune {
+		if r == '/' || r <= ' ' || r == 0x7f {
+			return '-'
+		}
+		return r
+	}, h)
+	if err != nil || h == "" {
+		return "sluice"
+	}
+	return h
 }
 
 // Validate reports the first invalid field of c, naming its key.
@@ -249,6 +269,7 @@ func (in *Intake) Receive(ctx context.Context, u Upload) (Upload, error) {
 	}
 	u.ReceivedAt = u.ReceivedAt.UTC().Truncate(time.Microsecond) // as the store keeps it
 	u.ID = ulid.Make().String()
+	u.Node = in.cfg.Node
 	u.Status = StatusReceived
 	u.UpdatedAt = now
 	u.PublishedAt, u.PublishAttempts, u.LastError = nil, 0, ""

@@ -141,20 +141,32 @@ func (r *Runner) Purge(ctx context.Context) (int, error) {
 }
 
 // RunJanitor purges at once (a crash's leftovers go at start) and then
-// every interval until ctx ends, when it returns nil.
+// every interval until ctx ends, when it returns nil. Every two seconds it
+// also delivers the uploads this node received whose pipeline finished on
+// another node, or whose delivery a crash cut short.
 func (r *Runner) RunJanitor(ctx context.Context, every time.Duration) error {
-	t := time.NewTicker(every)
-	defer t.Stop()
+	purge := time.NewTicker(every)
+	defer purge.Stop()
+	deliver := time.NewTicker(2 * time.Second)
+	defer deliver.Stop()
 	for {
 		if n, err := r.Purge(ctx); err != nil {
 			r.logger.Warn("archive purge failed", "err", err)
 		} else if n > 0 {
 			r.logger.Info("archive purged", "uploads", n)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-purge.C:
+				break wait
+			case <-deliver.C:
+				if _, err := r.deliverPending(ctx); err != nil && ctx.Err() == nil {
+					r.logger.Warn("delivery of finished uploads failed", "err", err)
+				}
+			}
 		}
 	}
 }

@@ -43,8 +43,9 @@ type RunnerDeps struct {
 	// Archive is how long an upload's original and outputs are kept after
 	// it finished (retention.archive).
 	Archive time.Duration
-	// Source is the source of the events, /sluice/<node>.
-	Source string
+	// Node names this node (pipeline.intake.node): the runner delivers the
+	// reports and archives the originals of the uploads it received.
+	Node string
 }
 
 // Runner runs the pipeline's stages over the tasks stream: for each stage a
@@ -63,6 +64,7 @@ type Runner struct {
 	metrics *metrics
 	logger  *slog.Logger
 	archive time.Duration
+	node    string
 	source  string
 	now     func() time.Time
 }
@@ -99,8 +101,8 @@ func NewRunner(cfg RunnerConfig, deps RunnerDeps) (*Runner, error) {
 	if deps.Archive <= 0 {
 		deps.Archive = 30 * 24 * time.Hour
 	}
-	if deps.Source == "" {
-		deps.Source = "/sluice/sluice"
+	if deps.Node == "" {
+		deps.Node = DefaultIntakeConfig().Node
 	}
 	return &Runner{
 		cfg:     cfg,
@@ -113,7 +115,8 @@ func NewRunner(cfg RunnerConfig, deps RunnerDeps) (*Runner, error) {
 		metrics: m,
 		logger:  deps.Logger.With("component", "runner"),
 		archive: deps.Archive,
-		source:  deps.Source,
+		node:    deps.Node,
+		source:  "/sluice/" + deps.Node,
 		now:     time.Now,
 	}, nil
 }
@@ -425,6 +428,7 @@ func (r *Runner) recordTry(ctx context.Context, fileID string, delivery int, cau
 // finished, writes its reports and archives the upload.
 func (r *Runner) settle(ctx context.Context, u Upload, f File, children []File) error {
 	now := r.now().UTC().Truncate(time.Microsecond)
+	var done *outcomeSummary
 	err := r.db.InTx(ctx, func(tx *sql.Tx) error {
 		// First statement: the upload's row lock (PostgreSQL) or the write
 		// lock (SQLite), so that the last of several siblings to settle
@@ -445,7 +449,8 @@ func (r *Runner) settle(ctx context.Context, u Upload, f File, children []File) 
 				return err
 			}
 		}
-		return finishIfDone(ctx, tx, u, now)
+		done, err = finishIfDone(ctx, tx, u, now)
+		return err
 	})
 	if err != nil {
 		if errors.Is(err, errDrop) {
@@ -453,31 +458,74 @@ func (r *Runner) settle(ctx context.Context, u Upload, f File, children []File) 
 		}
 		return fmt.Errorf("record outcome of %s: %w", f.ID, err)
 	}
+	if done != nil {
+		// Logged once, by the worker whose transaction ended the attempt.
+		r.logOutcome(u, *done, now)
+	}
 	f.UpdatedAt = now
 	return r.announce(ctx, u, f)
 }
 
+// outcomeSummary is what the end of an attempt logs.
+type outcomeSummary struct {
+	status Status
+	reason string
+	rows   int64
+	files  int
+}
+
+// logOutcome writes the one log line of an upload's outcome and moves the
+// metrics of finished uploads.
+func (r *Runner) logOutcome(u Upload, o outcomeSummary, at time.Time) {
+	d := at.Sub(u.ReceivedAt)
+	if o.status == StatusReady {
+		r.metrics.uploadToReady.Observe(d.Seconds())
+	}
+	attrs := []any{"upload", u.ID, "account", u.Account, "feed", u.Feed, "path", u.Path, "size", u.Size,
+		"duration", d, "result", string(o.status), "rows", o.rows, "files", o.files, "attempt", u.Attempt, "dry_run", u.DryRun()}
+	if o.reason != "" {
+		attrs = append(attrs, "reason", o.reason)
+	}
+	r.logger.Info("upload processed", attrs...)
+}
+
 // finishIfDone sets the attempt's final status once none of its files is
 // pending: failed when any failed, rejected when any was rejected, ready
-// otherwise.
-func finishIfDone(ctx context.Context, tx *sql.Tx, u Upload, now time.Time) error {
+// otherwise. It returns what it decided, or nil when the attempt goes on
+// or was finished before.
+func finishIfDone(ctx context.Context, tx *sql.Tx, u Upload, now time.Time) (*outcomeSummary, error) {
 	var pending int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM files WHERE upload_id = $1 AND attempt = $2 AND status = 'pending'`,
 		u.ID, u.Attempt).Scan(&pending); err != nil {
-		return err
+		return nil, err
 	}
 	if pending > 0 {
-		return nil
+		return nil, nil
 	}
 	files, err := attemptFiles(ctx, tx, u.ID, u.Attempt)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	status, reason := outcome(files)
-	_, err = tx.ExecContext(ctx, `UPDATE uploads SET status = $1, error = $2, finished_at = $3, updated_at = $3
+	res, err := tx.ExecContext(ctx, `UPDATE uploads SET status = $1, error = $2, finished_at = $3, updated_at = $3
 		WHERE id = $4 AND attempt = $5 AND status IN ('received', 'processing')`,
 		string(status), truncate(reason, 1000), now.UnixMicro(), u.ID, u.Attempt)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil
+	}
+	o := &outcomeSummary{status: status, reason: reason}
+	for _, f := range files {
+		if f.Leaf() {
+			o.files++
+			if f.Status == FileReady {
+				o.rows += f.Rows
+			}
+		}
+	}
+	return o, nil
 }
 
 // outcome judges an attempt by its final files (DESIGN.md): failed if any

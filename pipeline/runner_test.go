@@ -236,7 +236,7 @@ func startPipeline(t *testing.T, db *store.DB, cfg RunnerConfig, wrap func(Stage
 		}
 	}
 	r, err := NewRunner(cfg, RunnerDeps{DB: db, JS: js, Blobs: env.blobs, Stages: stages, Reports: env.reports,
-		Metrics: env.reg, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Source: "/sluice/test-node"})
+		Metrics: env.reg, Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Node: testIntakeConfig().Node})
 	require.NoError(t, err)
 	env.runner = r
 	env.start()
@@ -552,7 +552,7 @@ func TestRunnerMaxDeliveriesAdvisory(t *testing.T) {
 	// A fresh runner on the same stream gets the advisory.
 	r2, err := NewRunner(cfg, RunnerDeps{DB: db, JS: env.js, Blobs: env.blobs,
 		Stages: []Stage{fakePGP{env.blobs}, fakeZIP{env.blobs}, fakeCSV{env.blobs}}, Reports: env.reports,
-		Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Node: testIntakeConfig().Node})
 	require.NoError(t, err)
 	env.runner = r2
 	env.start()
@@ -700,4 +700,48 @@ func TestRunnerPurge(t *testing.T) {
 	require.NotNil(t, got.PurgedAt)
 	_, err = env.intake.Retry(t.Context(), u.ID)
 	require.ErrorContains(t, err, "archive was removed")
+}
+
+func TestRunnerDeliversOnTheReceivingNode(t *testing.T) {
+	// A worker on another node finishes the upload; the node that received
+	// it (and holds the file) delivers the reports and archives it.
+	db := storetest.SQLite(t)
+	env := startPipeline(t, db, testRunnerConfig(), nil)
+	env.stop()
+	other, err := NewRunner(testRunnerConfig(), RunnerDeps{DB: db, JS: env.js, Blobs: env.blobs,
+		Stages: []Stage{fakePGP{env.blobs}, fakeZIP{env.blobs}, fakeCSV{env.blobs}}, Reports: env.reports,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Node: "other-node"})
+	require.NoError(t, err)
+	receiver := env.runner
+	env.runner = other
+	env.start()
+	u := env.upload("acme", "/orders/x.csv", "id\n1\n")
+	require.Eventually(t, func() bool {
+		got, err := env.intake.Upload(t.Context(), u.ID)
+		return err == nil && got.FinishedAt != nil
+	}, 20*time.Second, 10*time.Millisecond)
+	got, err := env.intake.Upload(t.Context(), u.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.ArchivedAt, "not the other node's file to archive")
+	_, err = os.Stat(u.File)
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(env.reports.dir, "acme", ReportName(u)))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+
+	// Delivered once the finisher wrote the report blobs.
+	require.Eventually(t, func() bool {
+		n, err := receiver.deliverPending(t.Context())
+		require.NoError(t, err)
+		return n == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	got, err = env.intake.Upload(t.Context(), u.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.ArchivedAt)
+	_, err = os.Stat(u.File)
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	_, err = os.Stat(filepath.Join(env.reports.dir, "acme", ReportName(u)))
+	require.NoError(t, err)
+	n, err := receiver.deliverPending(t.Context())
+	require.NoError(t, err)
+	require.Zero(t, n, "delivered once")
 }

@@ -74,6 +74,9 @@ type Upload struct {
 	// archive; PurgedAt when the archive and the outputs were removed.
 	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 	PurgedAt   *time.Time `json:"purged_at,omitempty"`
+	// Node is the node that received the upload (pipeline.intake.node):
+	// its disk holds the received file.
+	Node string `json:"node,omitempty"`
 	// Files are the files of the current attempt, the upload itself first;
 	// filled in by the admin API's reads.
 	Files []File `json:"files"`
@@ -134,15 +137,15 @@ const (
 
 const uploadColumns = `id, account, feed, path, file, size, sha256, status, session_id, remote,
 	client_version, received_at, updated_at, published_at, publish_attempts, last_error,
-	attempt, error, finished_at, archived_at, purged_at`
+	attempt, error, finished_at, archived_at, purged_at, node`
 
 // insertUpload records u. A single INSERT is its own transaction: the row and
 // its outbox entry (published_at NULL) appear together or not at all.
 func (in *Intake) insertUpload(ctx context.Context, u Upload) error {
 	err := in.write(ctx, `INSERT INTO uploads (`+uploadColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 0, '', 1, '', NULL, NULL, NULL)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, 0, '', 1, '', NULL, NULL, NULL, $14)`,
 		u.ID, u.Account, u.Feed, u.Path, u.File, u.Size, u.SHA256, string(u.Status), u.SessionID, u.Remote,
-		u.ClientVersion, u.ReceivedAt.UnixMicro(), u.UpdatedAt.UnixMicro())
+		u.ClientVersion, u.ReceivedAt.UnixMicro(), u.UpdatedAt.UnixMicro(), u.Node)
 	if err != nil {
 		return fmt.Errorf("record upload %q of account %q: %w", u.Path, u.Account, err)
 	}
@@ -167,7 +170,7 @@ func scanUpload(s scanner) (Upload, error) {
 	)
 	err := s.Scan(&u.ID, &u.Account, &u.Feed, &u.Path, &u.File, &u.Size, &u.SHA256, &status, &u.SessionID, &u.Remote,
 		&u.ClientVersion, &received, &updated, &published, &attempts, &u.LastError,
-		&attempt, &u.Error, &finished, &archived, &purged)
+		&attempt, &u.Error, &finished, &archived, &purged, &u.Node)
 	if err != nil {
 		return Upload{}, err
 	}

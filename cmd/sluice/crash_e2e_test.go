@@ -295,3 +295,51 @@ func TestE2ECrashRecovery(t *testing.T) {
 	}
 	require.LessOrEqual(t, outcomeLines, total)
 }
+
+// TestE2EGracefulShutdown sends SIGTERM to `sluice serve` while the pipeline
+// works: it stops accepting, drains, hands unfinished tasks back and exits
+// with status 0; after a restart every recorded upload reaches its final
+// state.
+func TestE2EGracefulShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess test: -short")
+	}
+	bin, err := buildSluice()
+	require.NoError(t, err)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"SLUICE_PIPELINE_WORKERS": "1"}
+	p := startProcess(t, bin, dataDir, env)
+	p.api(t, http.MethodPost, "/api/v1/accounts", map[string]any{"name": "acme"}, http.StatusCreated)
+	p.api(t, http.MethodPost, "/api/v1/accounts/acme/credentials", map[string]any{"name": "login", "type": "password", "password": e2ePassword}, http.StatusCreated)
+	p.api(t, http.MethodPut, "/api/v1/accounts/acme/feeds/orders", ordersFeed, http.StatusCreated)
+	good, _ := crashPayloads()
+	c, err := p.sftpClient("acme")
+	require.NoError(t, err)
+	for i := range 20 {
+		require.NoError(t, put(c, fmt.Sprintf("/orders/g%02d.csv", i), good))
+	}
+	c.Close()
+
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("sluice serve did not stop within 60s of SIGTERM:\n%s", p.logs.String())
+	}
+	require.Equal(t, 0, p.exitState.ExitCode(), p.logs.String())
+	require.Contains(t, p.logs.String(), `msg=stopped`)
+
+	p = startProcess(t, bin, dataDir, env)
+	waitUntil(t, 120*time.Second, "every upload to reach a final state", func() bool {
+		us := p.allUploads(t, "acme")
+		for _, u := range us {
+			if u.FinishedAt == "" || u.ArchivedAt == "" {
+				return false
+			}
+		}
+		return len(us) == 20
+	})
+	for _, u := range p.allUploads(t, "acme") {
+		require.Equal(t, "ready", u.Status, "%s: %s", u.Path, u.Error)
+	}
+}

@@ -252,7 +252,7 @@ func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs *blob.Dir, repo
 		Metrics: reg,
 		Logger:  logger,
 		Archive: cfg.Retention.Archive,
-		Source:  "/sluice/" + cfg.Pipeline.Intake.Node,
+		Node:    cfg.Pipeline.Intake.Node,
 	})
 }
 
