@@ -123,12 +123,12 @@ func (p *process) allUploads(t *testing.T, account string) []uploadView {
 	return list.Items
 }
 
-// crashPayloads returns the contents the crash test uploads: valid CSVs of
-// about 1 MiB (ready) and, every seventh, one with a bad row (rejected).
-func crashPayloads() (good, bad []byte) {
+// csvPayloads returns a valid CSV of the orders feed of about size bytes
+// (ready) and the same with a bad row (rejected).
+func csvPayloads(size int) (good, bad []byte) {
 	var b bytes.Buffer
 	b.WriteString("id,email,amount,day,tier\n")
-	for i := 1; b.Len() < 1<<20; i++ {
+	for i := 1; b.Len() < size; i++ {
 		fmt.Fprintf(&b, "%d,user%d@example.com,%d.%02d,2026-11-%02d,gold\n", i, i, i%1000, i%100, 1+i%28)
 	}
 	good = bytes.Clone(b.Bytes())
@@ -154,7 +154,7 @@ func TestE2ECrashRecovery(t *testing.T) {
 	p.api(t, http.MethodPost, "/api/v1/accounts", map[string]any{"name": "acme"}, http.StatusCreated)
 	p.api(t, http.MethodPost, "/api/v1/accounts/acme/credentials", map[string]any{"name": "login", "type": "password", "password": e2ePassword}, http.StatusCreated)
 	p.api(t, http.MethodPut, "/api/v1/accounts/acme/feeds/orders", ordersFeed, http.StatusCreated)
-	good, bad := crashPayloads()
+	good, bad := csvPayloads(1 << 20)
 
 	// Four sessions upload until the total is recorded; the server is
 	// killed once the pipeline finished some of them and while uploads
@@ -312,7 +312,7 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	p.api(t, http.MethodPost, "/api/v1/accounts", map[string]any{"name": "acme"}, http.StatusCreated)
 	p.api(t, http.MethodPost, "/api/v1/accounts/acme/credentials", map[string]any{"name": "login", "type": "password", "password": e2ePassword}, http.StatusCreated)
 	p.api(t, http.MethodPut, "/api/v1/accounts/acme/feeds/orders", ordersFeed, http.StatusCreated)
-	good, _ := crashPayloads()
+	good, _ := csvPayloads(1 << 20)
 	c, err := p.sftpClient("acme")
 	require.NoError(t, err)
 	for i := range 20 {

@@ -30,6 +30,9 @@ const DefaultPostgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disa
 type Backend struct {
 	Name string
 	Open func(t testing.TB) *store.DB
+	// DSN returns the DSN of a fresh, empty schema (PostgreSQL only), for
+	// tests that hand the database to a Sluice process.
+	DSN func(t testing.TB) string
 }
 
 // SQLite opens a migrated SQLite file in t.TempDir().
@@ -86,7 +89,7 @@ func postgres(t testing.TB) (Backend, bool) {
 		t.Logf("\n\n!!! SKIPPING THE POSTGRESQL VARIANT: %s\n!!! Set SLUICE_TEST_POSTGRES_DSN to a reachable server to run it.\n\n", msg)
 		return Backend{}, false
 	}
-	return Backend{Name: store.Postgres, Open: func(t testing.TB) *store.DB {
+	freshDSN := func(t testing.TB) string {
 		t.Helper()
 		schema := "sluice_test_" + randomHex(t, 8)
 		_, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema)
@@ -96,7 +99,11 @@ func postgres(t testing.TB) (Backend, bool) {
 			_, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 			require.NoError(t, err)
 		})
-		db, err := store.Open(t.Context(), store.Config{Driver: store.Postgres, DSN: WithSearchPath(t, dsn, schema)}, "",
+		return WithSearchPath(t, dsn, schema)
+	}
+	return Backend{Name: store.Postgres, DSN: freshDSN, Open: func(t testing.TB) *store.DB {
+		t.Helper()
+		db, err := store.Open(t.Context(), store.Config{Driver: store.Postgres, DSN: freshDSN(t)}, "",
 			slog.New(slog.DiscardHandler))
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, db.Close()) })
