@@ -116,10 +116,10 @@ func makeSeeds(t *testing.T) {
 	}
 }
 
-// FuzzProcess feeds Process arbitrary files, seeded with GnuPG-made messages
-// and a CRLF-armored one: whatever the input, Process either writes exactly
-// the plaintext it returns, or rejects the file with a permanent error and
-// leaves nothing behind.
+// FuzzProcess feeds Process arbitrary files, seeded with GnuPG-made
+// messages, a CRLF-armored one, a truncated and a tampered one: whatever the
+// input, Process either writes exactly the plaintext it returns, or rejects
+// the file with a permanent error and leaves nothing behind.
 func FuzzProcess(f *testing.F) {
 	cfg := DefaultConfig()
 	cfg.MaxOutputBytes = 4 << 20
@@ -134,6 +134,10 @@ func FuzzProcess(f *testing.F) {
 		f.Add(msgs[s.file])
 	}
 	f.Add(crlf(msgs["armored.asc"]))
+	// GnuPG-made messages damaged as uploads are: cut short, a byte flipped.
+	signed := msgs["signed.gpg"]
+	f.Add(signed[:len(signed)/2])
+	f.Add(flip(signed))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		in := e.put(t, "fuzz.gpg", msg)
 		out := in.UploadID + "/" + pipeline.ChildID(in.ID, Name, outputEntry)

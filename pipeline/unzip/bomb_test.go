@@ -30,18 +30,20 @@ func (e *env) putStreamed(t testing.TB, make func(zw *zip.Writer)) pipeline.Obje
 
 // TestProcessZerosBomb: 8 GiB of zeros deflated to about 8 MB is refused
 // within seconds and without writing gigabytes, whether its header tells
-// the truth (refused before inflating) or understates it (refused while
-// inflating, after a few megabytes).
+// the truth (refused before inflating: nothing written) or understates it
+// (refused while inflating, after a few megabytes). A counting wrapper over
+// the blob store measures the bytes written, aborted blobs included.
 func TestProcessZerosBomb(t *testing.T) {
 	zeros := make([]byte, 1<<20)
 	const chunks = 8 << 10 // 8 GiB
 	for _, tc := range []struct {
-		name     string
-		declared uint64
-		wantMsg  string
+		name       string
+		declared   uint64
+		wantMsg    string
+		maxWritten int64
 	}{
-		{"honest header", 0, "declares 8589934592 bytes from"},
-		{"understated header", 1 << 30, "expanded to"},
+		{"honest header", 0, "declares 8589934592 bytes from", 0},
+		{"understated header", 1 << 30, "expanded to", 32 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, DefaultConfig(), nil, false)
@@ -52,13 +54,16 @@ func TestProcessZerosBomb(t *testing.T) {
 				require.NoError(t, err)
 				repeatedEntry(t, zw, "zeros.csv", zeros, chunks, tc.declared, 0)
 			})
+			counted := &countingBlobs{Dir: e.blobs}
+			e.stage.blobs = counted
 			start := time.Now()
 			_, err := e.stage.Process(t.Context(), in)
 			elapsed := time.Since(start)
 			requireRefused(t, e, err, ErrRatio, tc.wantMsg)
 			require.ErrorContains(t, err, `entry "zeros.csv"`)
 			require.Less(t, elapsed, 3*time.Second, "refused within seconds")
-			t.Logf("refused in %v: %v", elapsed, err)
+			require.LessOrEqual(t, counted.written.Load(), tc.maxWritten, "bytes written to the blob store")
+			t.Logf("refused in %v after writing %d bytes: %v", elapsed, counted.written.Load(), err)
 		})
 	}
 }

@@ -52,6 +52,9 @@ var (
 	// password.
 	ErrNoPassword = errors.New("the archive is encrypted and the account has no ZIP password: ask us to add one")
 	// ErrWrongPassword: none of the account's ZIP passwords opens an entry.
+	// For ZipCrypto, whose password check is a single byte, it also stands
+	// for an entry whose data fails with every password that passed the
+	// check: the message then adds that the entry may be damaged.
 	ErrWrongPassword = errors.New("none of the account's ZIP passwords opens the entry")
 	// ErrIntegrity: an AES entry's authentication code does not match its
 	// data: the archive was altered or damaged.

@@ -42,6 +42,13 @@ func (s *Stage) extract(ctx context.Context, in pipeline.Object, ra io.ReaderAt,
 				return out, err
 			}
 		}
+		if errors.Is(err, ErrCorruptEntry) {
+			// Every password that passed the check byte fails on the
+			// data. A wrong password passes that one-byte check once in
+			// 256 times, far more often than the right one meets a
+			// damaged entry: say so rather than blame the data alone.
+			return pipeline.Object{}, fmt.Errorf("entry %s: %w (or the entry is damaged)", quote(e.name), ErrWrongPassword)
+		}
 		return pipeline.Object{}, err
 
 	default:

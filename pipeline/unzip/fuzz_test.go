@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -16,8 +17,9 @@ import (
 )
 
 // FuzzProcess feeds Process arbitrary archives, seeded with small plain,
-// stored, AES (alexmullins/zip and, when installed, 7z) and ZipCrypto ones
-// and the hostile constructions of the tests. Whatever the bytes, Process
+// stored, AES (alexmullins/zip and, when installed, 7z), ZipCrypto (7z and
+// Info-ZIP's zip) and mixed ones, and the hostile constructions of the
+// tests. Whatever the bytes, Process
 // must not panic, must blame the input (a Permanent error) rather than
 // itself, and must leave nothing behind when it refuses.
 func FuzzProcess(f *testing.F) {
@@ -32,14 +34,33 @@ func FuzzProcess(f *testing.F) {
 	var zc rawZip
 	zc.add(header{name: "z.csv", flags: flagEncrypted, csize: 14, usize: 2}, make([]byte, 14))
 	f.Add(zc.bytes())
-	if _, err := os.Stat("/usr/bin/7z"); err == nil {
-		for _, mem := range []string{"-mem=AES128", "-mem=AES256"} {
+	seed := func(archive string) {
+		b, err := os.ReadFile(archive)
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	if _, err := exec.LookPath("7z"); err == nil {
+		// AES of two key sizes, ZipCrypto, plain deflate and stored, and
+		// plain and AES entries mixed in one archive.
+		for _, switches := range [][]string{{"-mem=AES128", "-ppw"}, {"-mem=AES256", "-ppw"}, {"-mem=ZipCrypto", "-ppw"}, nil, {"-mm=Copy"}} {
 			archive := filepath.Join(f.TempDir(), "s.zip")
-			sevenZip(f, archive, []string{mem, "-ppw"}, file{name: "a.csv", body: "id,name\n1,x\n"})
-			b, err := os.ReadFile(archive)
-			require.NoError(f, err)
-			f.Add(b)
+			sevenZip(f, archive, switches, file{name: "a.csv", body: "id,name\n1,x\n"})
+			seed(archive)
 		}
+		mixed := filepath.Join(f.TempDir(), "m.zip")
+		sevenZip(f, mixed, nil, file{name: "plain.csv", body: "id\n1\n"})
+		sevenZip(f, mixed, []string{"-mem=AES256", "-ppw"}, file{name: "secret.csv", body: "id\n2\n"})
+		seed(mixed)
+	}
+	if _, err := exec.LookPath("zip"); err == nil {
+		// Info-ZIP's ZipCrypto, with data descriptors (the check byte is
+		// then the time's).
+		src := writeFiles(f, file{name: "a.csv", body: "id,name\n1,x\n"})
+		cmd := exec.Command("zip", "-q", "-P", "pw", "-", "a.csv")
+		cmd.Dir = src
+		b, err := cmd.Output()
+		require.NoError(f, err)
+		f.Add(b)
 	}
 
 	// The real blob.Dir, on tmpfs when there is one: every execution commits

@@ -104,6 +104,17 @@ func TestProcessRefuses(t *testing.T) {
 			require.NoError(t, err)
 			return b
 		}, wantErr: ErrSymlink, wantMsg: `entry "passwd.csv"`},
+		{name: "symlink made by 7z", archive: func(t *testing.T) []byte {
+			need(t, "7z", "p7zip-full")
+			src := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(src, "a.csv"), []byte("a\n"), 0o644))
+			require.NoError(t, os.Symlink("../../etc/passwd", filepath.Join(src, "passwd.csv")))
+			p := filepath.Join(t.TempDir(), "l.zip")
+			run(t, src, "7z", "a", "-tzip", "-bd", "-bso0", "-snl", p, "a.csv", "passwd.csv")
+			b, err := os.ReadFile(p)
+			require.NoError(t, err)
+			return b
+		}, wantErr: ErrSymlink, wantMsg: `entry "passwd.csv": symbolic links`},
 		{name: "named pipe", archive: func(t *testing.T) []byte { return withMode(t, "fifo", "", fs.ModeNamedPipe|0o644) },
 			wantErr: ErrSpecialFile, wantMsg: `entry "fifo" is a named pipe`},
 		{name: "100,000 entries", archive: func(t *testing.T) []byte { return manyEntries(t, 100_000) },

@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -166,36 +167,83 @@ func TestProcessMixed(t *testing.T) {
 	}
 }
 
-// TestProcessZipCrypto: legacy ZipCrypto (Info-ZIP's zip -P) is refused
-// unless the feed allows it, and then read.
+// TestProcessZipCrypto: legacy ZipCrypto, as Info-ZIP's zip -P writes it
+// (to a file, and streamed to standard output, which adds data descriptors
+// and moves the password check byte to the modification time) and as the
+// real 7z writes it (-mem=ZipCrypto), is refused unless the feed allows it,
+// and then read.
 func TestProcessZipCrypto(t *testing.T) {
 	body := csvBody(5000)
-	for _, tc := range []struct {
-		name      string
-		switches  []string
-		allow     bool
-		passwords []string
-		wantErr   error
-		wantMsg   string
+	files := []file{{name: "a.csv", body: body}, {name: "b.csv", body: "x\n"}}
+	writers := []struct {
+		name string
+		make func(t *testing.T, switches []string) []byte
 	}{
-		{"refused", []string{"-P", "right"}, false, []string{"right"}, ErrZipCrypto, "re-create it with AES-256 (7-Zip: 7z a -tzip -mem=AES256"},
-		{"allowed", []string{"-P", "right"}, true, []string{"nope", "right"}, nil, ""},
-		{"allowed stored", []string{"-0", "-P", "right"}, true, []string{"right"}, nil, ""},
-		{"allowed wrong password", []string{"-P", "right"}, true, []string{"nope", "wrong"}, ErrWrongPassword, `entry "a.csv": none of the account's ZIP passwords`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+		{"Info-ZIP", func(t *testing.T, switches []string) []byte {
 			archive := filepath.Join(t.TempDir(), "zc.zip")
-			infoZip(t, archive, tc.switches, file{name: "a.csv", body: body}, file{name: "b.csv", body: "x\n"})
-			e := newEnv(t, DefaultConfig(), tc.passwords, tc.allow)
-			outs, err := e.stage.Process(t.Context(), e.putFile(t, archive))
-			if tc.wantErr != nil {
-				requireRefused(t, e, err, tc.wantErr, tc.wantMsg)
-				return
-			}
+			infoZip(t, archive, switches, files...)
+			b, err := os.ReadFile(archive)
 			require.NoError(t, err)
-			require.Equal(t, map[string]string{"a.csv": body, "b.csv": "x\n"}, e.contents(t, outs))
-			require.True(t, outs[0].Encrypted)
-		})
+			return b
+		}},
+		{"Info-ZIP streamed", func(t *testing.T, switches []string) []byte {
+			need(t, "zip", "zip")
+			src := writeFiles(t, files...)
+			cmd := exec.Command("zip", append(append([]string{"-q"}, switches...), "-", "a.csv", "b.csv")...)
+			cmd.Dir = src
+			b, err := cmd.Output()
+			require.NoError(t, err)
+			zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+			require.NoError(t, err)
+			require.NotZero(t, zr.File[0].Flags&flagDescriptor, "streamed entries have data descriptors")
+			return b
+		}},
+		{"7z", func(t *testing.T, switches []string) []byte {
+			var sw []string
+			for i := 0; i < len(switches); i++ {
+				switch switches[i] {
+				case "-P":
+					sw = append(sw, "-mem=ZipCrypto", "-p"+switches[i+1])
+					i++
+				case "-0":
+					sw = append(sw, "-mm=Copy")
+				}
+			}
+			return sevenZipBytes(t, sw, files...)
+		}},
+	}
+	for _, w := range writers {
+		for _, tc := range []struct {
+			name      string
+			switches  []string // Info-ZIP's
+			allow     bool
+			passwords []string
+			wantErr   error
+			wantMsg   string
+		}{
+			{"refused", []string{"-P", "right"}, false, []string{"right"}, ErrZipCrypto, "re-create it with AES-256 (7-Zip: 7z a -tzip -mem=AES256"},
+			{"allowed", []string{"-P", "right"}, true, []string{"nope", "right"}, nil, ""},
+			{"allowed stored", []string{"-0", "-P", "right"}, true, []string{"right"}, nil, ""},
+			// The entry is not named: a wrong password passes a.csv's
+			// check byte once in 256 times, and b.csv's refuses it.
+			{"allowed wrong password", []string{"-P", "right"}, true, []string{"nope", "wrong"}, ErrWrongPassword, "none of the account's ZIP passwords opens the entry"},
+		} {
+			t.Run(w.name+"/"+tc.name, func(t *testing.T) {
+				archive := w.make(t, tc.switches)
+				e := newEnv(t, DefaultConfig(), tc.passwords, tc.allow)
+				outs, err := e.stage.Process(t.Context(), e.put(t, archive))
+				if tc.wantErr != nil {
+					requireRefused(t, e, err, tc.wantErr, tc.wantMsg)
+					require.NotContains(t, err.Error(), "right", "no password in messages")
+					return
+				}
+				require.NoError(t, err)
+				require.Equal(t, map[string]string{"a.csv": body, "b.csv": "x\n"}, e.contents(t, outs))
+				for _, o := range outs {
+					require.True(t, o.Encrypted, o.Name)
+				}
+			})
+		}
 	}
 }
 
