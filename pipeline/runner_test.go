@@ -473,6 +473,21 @@ func TestRunnerRejectsAtEachStage(t *testing.T) {
 			require.Contains(t, string(errs), tc.want, "a file rejected as a whole is a row of the errors file")
 		})
 	}
+	env.requireNoTasks()
+}
+
+// requireNoTasks waits until the tasks stream is empty: every task was
+// acknowledged or terminated, none left behind in the work queue.
+func (env *pipelineEnv) requireNoTasks() {
+	env.t.Helper()
+	require.Eventually(env.t, func() bool {
+		s, err := env.js.Stream(env.t.Context(), TasksStream)
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(env.t.Context())
+		return err == nil && info.State.Msgs == 0
+	}, 10*time.Second, 20*time.Millisecond, "tasks left in the work queue")
 }
 
 func TestRunnerRetriesTransientErrors(t *testing.T) {
@@ -512,6 +527,7 @@ func TestRunnerFailsAfterMaxDeliver(t *testing.T) {
 	rep, err := env.intake.UploadReport(t.Context(), u.ID)
 	require.NoError(t, err)
 	require.Equal(t, StatusFailed, rep.Status)
+	env.requireNoTasks()
 
 	// An administrator fixes the cause and retries: a new attempt, with
 	// ids of its own.
@@ -561,6 +577,7 @@ func TestRunnerMaxDeliveriesAdvisory(t *testing.T) {
 	got := env.finalOrKick(u.ID)
 	require.Equal(t, StatusFailed, got.Status)
 	require.Contains(t, got.Error, "internal error after 1 tries")
+	env.requireNoTasks()
 }
 
 // finalOrKick is final for uploads whose advisory may have been missed: it
