@@ -285,7 +285,7 @@ func (in *Intake) Receive(ctx context.Context, u Upload) (Upload, error) {
 		return Upload{}, err
 	}
 	in.wakePublisher()
-	in.logger.Info("upload received", "upload", u.ID, "account", u.Account, "feed", u.Feed, "path", u.Path,
+	in.logger.Debug("upload received", "upload", u.ID, "account", u.Account, "feed", u.Feed, "path", u.Path,
 		"size", u.Size, "session", u.SessionID)
 	return u, nil
 }

@@ -39,7 +39,7 @@ func TestE2ENATSDownAtClose(t *testing.T) {
 	require.NoError(t, err, "the close succeeds with NATS down: %s", out)
 	t.Logf("put with NATS down took %s", time.Since(start).Round(time.Millisecond))
 	require.Equal(t, sumDown, fileSHA256(t, filepath.Join(acme.home, "down.bin")))
-	require.Equal(t, 1, s.logLines(t, `msg="upload received" component=intake .*path=/down.bin`), "recorded")
+	require.Equal(t, 1, s.logLines(t, `msg="upload ended" .*path=/down.bin .*result=ok upload=`), "recorded")
 	// The close does not wait for NATS: the outbox publisher fails in the
 	// background and keeps the event for later.
 	require.Eventually(t, func() bool {
