@@ -3,7 +3,7 @@
 // (pipeline/decrypt, pipeline/unzip or pipeline/csvcheck) over a blob.Dir
 // in a temporary folder, with hand-written fakes of the stage's small
 // interfaces. It runs Process once and prints one JSON line: bytes in and
-// out, seconds, MB/s and the process's peak RSS (VmHWM). It also writes the
+// out, wall and CPU seconds, MB/s and the process's peak RSS (VmHWM). It also writes the
 // benchmark's CSV (-gen).
 //
 //	benchpipe -gen -size-mib 1024 -out bench.csv
@@ -94,6 +94,10 @@ type Figures struct {
 	Outputs    int     `json:"outputs"`
 	Rows       int64   `json:"rows,omitempty"` // csv: data rows accepted
 	Seconds    float64 `json:"seconds"`
+	// CPUSeconds is the user and system time the process spent in Process,
+	// all goroutines together: a figure less disturbed than Seconds by
+	// other work on a shared machine.
+	CPUSeconds float64 `json:"cpu_seconds"`
 	InMBps     float64 `json:"in_mb_s"`  // 10^6 bytes of input per second
 	OutMBps    float64 `json:"out_mb_s"` // 10^6 bytes of output per second
 	PeakRSSKiB int64   `json:"peak_rss_kib"`

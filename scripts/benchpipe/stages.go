@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
@@ -56,13 +57,15 @@ func runStage(ctx context.Context, o options) (Figures, error) {
 	if err != nil {
 		return Figures{}, err
 	}
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	outs, err := stage.Process(ctx, in)
 	secs := time.Since(start).Seconds()
+	cpu := cpuSeconds() - cpu0
 	if err != nil {
 		return Figures{}, fmt.Errorf("%s stage: %w", o.stage, err)
 	}
-	f := Figures{Stage: o.stage, InBytes: in.Size, Outputs: len(outs), Seconds: secs}
+	f := Figures{Stage: o.stage, InBytes: in.Size, Outputs: len(outs), Seconds: secs, CPUSeconds: cpu}
 	for _, out := range outs {
 		if r := out.Result; r != nil {
 			if !r.Accepted {
@@ -78,6 +81,15 @@ func runStage(ctx context.Context, o options) (Figures, error) {
 	f.InMBps = float64(f.InBytes) / 1e6 / secs
 	f.OutMBps = float64(f.OutBytes) / 1e6 / secs
 	return f, nil
+}
+
+// cpuSeconds is the user and system CPU time the process used so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // putInput makes path the blob "<upload>/in" of the blob folder dir and
