@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/sluicehq/sluice/blob"
 )
 
 // maxDeliveriesSubject carries JetStream's advisories of tasks that were
@@ -119,7 +120,7 @@ func (r *Runner) Purge(ctx context.Context) (int, error) {
 			return purged, fmt.Errorf("purge: %w", err)
 		}
 		for _, u := range batch {
-			if err := r.blobs.RemoveAll(ctx, u.ID); err != nil {
+			if err := r.removeBlobs(ctx, u); err != nil {
 				return purged, fmt.Errorf("purge upload %s: %w", u.ID, err)
 			}
 			if r.reports != nil {
@@ -138,6 +139,40 @@ func (r *Runner) Purge(ctx context.Context) (int, error) {
 			return purged, nil
 		}
 	}
+}
+
+// removeBlobs removes every blob of u the store knows of: the original, the
+// outputs and problem lists of every attempt, the reports. A shared store
+// lists its names bucket-wide, so the keys come from the records; a local
+// folder is then removed whole, with whatever a crash left in it.
+func (r *Runner) removeBlobs(ctx context.Context, u Upload) error {
+	files, err := queryFiles(ctx, r.db, `SELECT `+fileColumns+` FROM files WHERE upload_id = $1`, u.ID)
+	if err != nil {
+		return err
+	}
+	keys := []string{UploadBlobKey(u.ID)}
+	for _, f := range files {
+		if f.Object.Key != "" && f.Stage != "upload" {
+			keys = append(keys, f.Object.Key)
+		}
+		if res := f.Object.Result; res != nil && res.ProblemsKey != "" {
+			keys = append(keys, res.ProblemsKey)
+		}
+	}
+	for n := 1; n <= u.Attempt; n++ {
+		a := u
+		a.Attempt = n
+		keys = append(keys, reportKey(a), errorsKey(a))
+	}
+	for _, k := range keys {
+		if err := r.blobs.Remove(ctx, k); err != nil {
+			return err
+		}
+	}
+	if _, local := r.blobs.(blob.Stater); local {
+		return r.blobs.RemoveAll(ctx, u.ID)
+	}
+	return nil
 }
 
 // RunJanitor purges at once (a crash's leftovers go at start) and then

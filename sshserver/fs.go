@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -133,6 +134,24 @@ func probeEscapeError(dir string) (error, error) {
 	return nil, nil
 }
 
+// ensureFeedFolders creates the folders of the account's feeds that are
+// missing: the admin API creates a feed's folder on its own node only.
+func (f *FS) ensureFeedFolders(ctx context.Context, root *os.Root, account string) {
+	feeds, err := f.feeds.Feeds(ctx, account)
+	if err != nil {
+		f.logger.WarnContext(ctx, "list feeds", "account", account, "err", err)
+		return
+	}
+	for _, fd := range feeds {
+		if fd.Path == "/" || fd.Path == reportsDir || strings.HasPrefix(fd.Path, reportsDir+"/") {
+			continue
+		}
+		if err := root.MkdirAll(rel(fd.Path), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			f.logger.WarnContext(ctx, "create feed folder", "account", account, "path", fd.Path, "err", err)
+		}
+	}
+}
+
 // Handlers returns the SFTP handlers of one session, jailed to the folder of
 // s.Account, and a func the server must call once when the SFTP subsystem
 // ends, after RequestServer.Serve has returned. It creates the account's
@@ -158,6 +177,7 @@ func (f *FS) Handlers(ctx context.Context, s *Session) (sftp.Handlers, func(), e
 	if err := root.Mkdir(rel(reportsDir), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		f.logger.WarnContext(ctx, "create reports folder", "account", name, "err", err)
 	}
+	f.ensureFeedFolders(ctx, root, name)
 	u := f.acquireUsage(name)
 	lim := limitsOf(s.Account)
 	if lim.any() {

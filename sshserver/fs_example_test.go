@@ -28,6 +28,8 @@ func (noFeeds) FeedFor(context.Context, string, string) (credentials.Feed, bool,
 	return credentials.Feed{}, false, nil
 }
 
+func (noFeeds) Feeds(context.Context, string) ([]credentials.Feed, error) { return nil, nil }
+
 // ExampleFS serves one session's SFTP handlers over a pipe, as the SSH
 // server does over a channel, and uploads a file with pkg/sftp's client.
 func ExampleFS() {

@@ -59,6 +59,16 @@ type fakeFeeds struct {
 	err   error
 }
 
+func (f *fakeFeeds) Feeds(_ context.Context, account string) ([]credentials.Feed, error) {
+	var out []credentials.Feed
+	for _, fd := range f.feeds {
+		if fd.Account == account {
+			out = append(out, fd)
+		}
+	}
+	return out, f.err
+}
+
 func (f *fakeFeeds) FeedFor(_ context.Context, account, p string) (credentials.Feed, bool, error) {
 	if f.err != nil {
 		return credentials.Feed{}, false, f.err

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/sluicehq/sluice/credentials"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,4 +43,19 @@ func TestReports(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(home, "acme", "reports"))
 	require.NoError(t, err)
 	require.Empty(t, entries)
+}
+
+func TestSessionCreatesFeedFolders(t *testing.T) {
+	// A feed made through another node's admin API has no folder here yet:
+	// the session creates it.
+	tf := newTestFS(t, credentials.Feed{Account: "acme", Name: "eu", Path: "/orders/eu"},
+		credentials.Feed{Account: "acme", Name: "root", Path: "/"},
+		credentials.Feed{Account: "globex", Name: "x", Path: "/x"})
+	c := tf.connect(t, testSession("acme", 0, 0, 0))
+	defer c.kill(t)
+	fi, err := c.client.Stat("/orders/eu")
+	require.NoError(t, err)
+	require.True(t, fi.IsDir())
+	_, err = os.Stat(filepath.Join(tf.home, "globex"))
+	require.ErrorIs(t, err, os.ErrNotExist, "another account's feeds are not this session's business")
 }

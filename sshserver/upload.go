@@ -41,6 +41,10 @@ type UploadSink interface {
 // many sessions at once, so it must be safe for concurrent use.
 type FeedLookup interface {
 	FeedFor(ctx context.Context, account, path string) (credentials.Feed, bool, error)
+	// Feeds lists the account's feeds: a session creates their folders, so
+	// that a feed made through another node's admin API has its folder
+	// here too.
+	Feeds(ctx context.Context, account string) ([]credentials.Feed, error)
 }
 
 // receivedTimeout bounds the hand-off of one upload to the sink.

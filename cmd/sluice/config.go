@@ -20,6 +20,7 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	"github.com/sluicehq/sluice/admin"
+	"github.com/sluicehq/sluice/blob"
 	"github.com/sluicehq/sluice/broker"
 	"github.com/sluicehq/sluice/credentials"
 	"github.com/sluicehq/sluice/defender"
@@ -51,6 +52,7 @@ type Config struct {
 	NATS           broker.Config      `yaml:"nats" koanf:"nats"`
 	Pipeline       PipelineConfig     `yaml:"pipeline" koanf:"pipeline"`
 	Retention      RetentionConfig    `yaml:"retention" koanf:"retention"`
+	Blob           blob.Config        `yaml:"blob" koanf:"blob"`
 }
 
 // PipelineConfig gathers the pipeline's settings: the runner's own keys
@@ -101,6 +103,7 @@ func defaultConfig() Config {
 		},
 		Retention: RetentionConfig{Archive: 30 * 24 * time.Hour},
 		Metrics:   MetricsConfig{FeedLabels: true},
+		Blob:      blob.DefaultConfig(),
 	}
 }
 
@@ -112,6 +115,7 @@ func (c *Config) derive() {
 	c.NATS.StoreDir = filepath.Join(c.DataDir, "nats")
 	c.Pipeline.Events.Replicas = c.NATS.Replicas
 	c.Pipeline.RunnerConfig.Replicas = c.NATS.Replicas
+	c.Blob.Replicas = c.NATS.Replicas
 }
 
 // blobDir is the folder of the pipeline's blobs: uploads kept for the
@@ -144,7 +148,7 @@ func (c Config) Validate() error {
 		return err
 	}
 	for _, v := range []interface{ Validate() error }{c.Credentials, c.SFTP, c.Defender, c.NATS, c.Pipeline.RunnerConfig, c.Pipeline.Intake,
-		c.Pipeline.Events, c.Pipeline.Decrypt, c.Pipeline.Unzip, c.Pipeline.CSV, c.Retention} {
+		c.Pipeline.Events, c.Pipeline.Decrypt, c.Pipeline.Unzip, c.Pipeline.CSV, c.Retention, c.Blob} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -58,25 +58,34 @@ func startProcess(t *testing.T, bin, dataDir string, env map[string]string) *pro
 		close(p.exited)
 	}()
 	t.Cleanup(func() { p.kill() })
-	waitUntil(t, 30*time.Second, "sluice serve to start", func() bool {
-		select {
-		case <-p.exited:
-			t.Fatalf("sluice serve exited:\n%s", p.logs.String())
-		default:
+	deadline := time.Now().Add(60 * time.Second)
+	for ready := false; !ready; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sluice serve did not start within 60s:\n%s", p.logs.String())
 		}
-		logs := p.logs.String()
-		m, sm, nm := listeningAddr.FindStringSubmatch(logs), sftpListeningAddr.FindStringSubmatch(logs), natsListenAddr.FindStringSubmatch(logs)
-		if m == nil || sm == nil || nm == nil {
-			return false
-		}
-		resp, err := http.Get("http://" + m[1] + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		p.admin, p.sftp, p.nats = m[1], sm[1], "nats://"+nm[1]
-		return resp.StatusCode == http.StatusOK
-	})
+		ready = func() bool {
+			select {
+			case <-p.exited:
+				t.Fatalf("sluice serve exited:\n%s", p.logs.String())
+			default:
+			}
+			logs := p.logs.String()
+			m, sm, nm := listeningAddr.FindStringSubmatch(logs), sftpListeningAddr.FindStringSubmatch(logs), natsListenAddr.FindStringSubmatch(logs)
+			if m == nil || sm == nil || (nm == nil && env["SLUICE_NATS_URL"] == "") {
+				return false
+			}
+			resp, err := http.Get("http://" + m[1] + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			p.admin, p.sftp, p.nats = m[1], sm[1], env["SLUICE_NATS_URL"]
+			if nm != nil {
+				p.nats = "nats://" + nm[1]
+			}
+			return resp.StatusCode == http.StatusOK
+		}()
+	}
 	return p
 }
 

@@ -112,11 +112,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer nats.Close()
-	blobs, err := blob.Open(cfg.blobDir())
+	blobs, closeBlobs, err := openBlobs(ctx, cfg, nats.JetStream(), logger)
 	if err != nil {
 		return err
 	}
-	defer blobs.Close()
+	defer closeBlobs()
 	intake, err := pipeline.NewIntake(cfg.Pipeline.Intake, a.db, nats.JetStream(), a.svc, blobs, logger)
 	if err != nil {
 		return err
@@ -228,9 +228,28 @@ func ensureStreams(ctx context.Context, cfg Config, js jetstream.JetStream) erro
 	return broker.EnsureStream(ctx, js, pipeline.TaskStreamConfig(cfg.Pipeline.RunnerConfig))
 }
 
+// openBlobs opens the blob store blob.driver names: a folder in the data
+// directory, or the JetStream Object Store bucket every node shares (it
+// waits for the bucket while a cluster elects its leaders).
+func openBlobs(ctx context.Context, cfg Config, js jetstream.JetStream, logger *slog.Logger) (pipeline.Blobs, func() error, error) {
+	if cfg.Blob.Driver == blob.DriverNATS {
+		o, err := blob.OpenObjects(ctx, js, cfg.Blob.ObjectsConfig())
+		if err != nil {
+			return nil, nil, fmt.Errorf("blob.driver nats: %w", err)
+		}
+		logger.Info("blobs in the nats object store", "bucket", cfg.Blob.Bucket, "replicas", cfg.Blob.Replicas)
+		return o, func() error { return nil }, nil
+	}
+	d, err := blob.Open(cfg.blobDir())
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, d.Close, nil
+}
+
 // newRunner builds the pipeline's stages over the credentials service and
 // the runner that drives them; reports go to the accounts' /reports folders.
-func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs *blob.Dir, reports pipeline.ReportWriter, reg prometheus.Registerer, logger *slog.Logger) (*pipeline.Runner, error) {
+func newRunner(cfg Config, a *app, js jetstream.JetStream, blobs pipeline.Blobs, reports pipeline.ReportWriter, reg prometheus.Registerer, logger *slog.Logger) (*pipeline.Runner, error) {
 	pgp, err := decrypt.New(cfg.Pipeline.Decrypt, blobs, stageKeys{a.svc}, feedPolicy{a.svc}, logger)
 	if err != nil {
 		return nil, err
@@ -280,11 +299,11 @@ func work(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return err
 	}
 	defer nats.Close()
-	blobs, err := blob.Open(cfg.blobDir())
+	blobs, closeBlobs, err := openBlobs(ctx, cfg, nats.JetStream(), logger)
 	if err != nil {
 		return err
 	}
-	defer blobs.Close()
+	defer closeBlobs()
 	reg, err := newRegistry(cfg)
 	if err != nil {
 		return err
