@@ -20,7 +20,7 @@ func (o *Objects) Create(ctx context.Context, key string) (Writer, error) {
 		return nil, err
 	}
 	pr, pw := io.Pipe()
-	w := &objectWriter{key: key, pw: pw, done: make(chan struct{})}
+	w := &objectWriter{ctx: ctx, key: key, pw: pw, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		w.err = o.put(ctx, key, pr)
@@ -60,6 +60,7 @@ func (f fullReader) Read(p []byte) (int, error) {
 // objectWriter pipes the bytes written into an ObjectStore.Put running in a
 // goroutine it owns; Commit and Abort wait for it.
 type objectWriter struct {
+	ctx  context.Context // the Create call's: a writer whose ctx ended never commits
 	key  string
 	pw   *io.PipeWriter
 	stop func() bool
@@ -90,7 +91,13 @@ func (w *objectWriter) Commit() error {
 	}
 	w.over = true
 	w.stop()
-	w.pw.Close()
+	// The AfterFunc runs asynchronously: a ctx that ended just before
+	// Commit must fail the Put here, not race it.
+	if err := w.ctx.Err(); err != nil {
+		w.pw.CloseWithError(fmt.Errorf("write blob %q: %w", w.key, err))
+	} else {
+		w.pw.Close()
+	}
 	<-w.done
 	return w.err
 }

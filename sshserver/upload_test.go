@@ -137,7 +137,7 @@ func TestRequireEncryption(t *testing.T) {
 	t.Run("temporary name renamed into the folder", func(t *testing.T) {
 		tf := newTestFS(t, secure)
 		c := tf.connect(t, testSession("acme", 0, 0, 0)).client
-		require.NoError(t, c.Mkdir("/secure"))
+		require.NoError(t, c.MkdirAll("/secure")) // the session made the feed's folder
 		require.NoError(t, put(t, c, "/secure/x.csv.filepart", []byte("id\n1\n")), "temporary names are checked at rename")
 		err := c.Rename("/secure/x.csv.filepart", "/secure/x.csv")
 		require.Contains(t, statusMessage(t, err), msgEncryptionRequired)
