@@ -121,7 +121,7 @@ func TestE2ECluster(t *testing.T) {
 		if err != nil {
 			return
 		}
-		defer c.Close()
+		defer func() { c.Close() }()
 		for {
 			i := next.Add(1)
 			if i > total || (killed.Load() && p == b) {
@@ -131,12 +131,28 @@ func TestE2ECluster(t *testing.T) {
 			if i%9 == 0 {
 				body = bad
 			}
-			if err := put(c, fmt.Sprintf("/orders/c%04d.csv", i), body); err != nil {
+			name := fmt.Sprintf("/orders/c%04d.csv", i)
+			for try := 1; ; try++ {
+				err := put(c, name, body)
+				if err == nil {
+					break
+				}
 				if p == b {
 					return // killed
 				}
-				t.Errorf("upload %d to node a: %v", i, err)
-				return
+				// A close refused while NATS fails over tells the client
+				// to upload again, as a customer's client would.
+				t.Logf("upload %d to node a, try %d: %v", i, try, err)
+				if try == 5 {
+					t.Errorf("upload %d to node a failed 5 times: %v", i, err)
+					return
+				}
+				time.Sleep(time.Second)
+				c.Close()
+				if c, err = p.sftpClient("acme"); err != nil {
+					t.Errorf("reconnect to node a: %v", err)
+					return
+				}
 			}
 		}
 	}
