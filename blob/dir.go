@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -21,7 +22,16 @@ import (
 // fsynced, and renamed into place. Dir is safe for concurrent use.
 type Dir struct {
 	root *os.Root
+
+	mu sync.Mutex
+	// folders holds up to maxFolders folders ImportFile made or checked
+	// through root: it links into them without making them again.
+	folders map[string]struct{}
 }
+
+// maxFolders bounds the folders a Dir remembers: keys that spread over more
+// folders than that pay a mkdir per import, as they would without it.
+const maxFolders = 256
 
 var _ Store = (*Dir)(nil)
 
@@ -34,7 +44,7 @@ func Open(dir string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob folder %q: %w", dir, err)
 	}
-	return &Dir{root: root}, nil
+	return &Dir{root: root, folders: make(map[string]struct{})}, nil
 }
 
 // Close releases the folder.
@@ -176,17 +186,29 @@ func (w *writer) abort() error {
 // rename. A file on another file system is copied instead. The link is not
 // synced: the caller keeps the file until it no longer needs it, and can
 // import it again after a crash.
+//
+// The key's folder is made (through the root, which refuses a planted
+// symbolic link) the first time this Dir imports into it, and again only
+// when it has gone: a folder of many blobs costs one mkdir, not one per
+// import. A mkdir is a costly metadata operation, several times a link.
 func (d *Dir) ImportFile(ctx context.Context, key, src string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	if dir := path.Dir(key); dir != "." {
-		if err := d.root.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("create blob folder %q: %w", dir, err)
-		}
+	dir := path.Dir(key)
+	if err := d.ensureFolder(dir, false); err != nil {
+		return err
 	}
 	dst := filepath.Join(d.root.Name(), filepath.FromSlash(key))
 	err := os.Link(src, dst)
+	if errors.Is(err, fs.ErrNotExist) && dir != "." {
+		// The folder was removed since, or src is missing: make the folder
+		// again and retry; a missing src fails again, and below.
+		if err := d.ensureFolder(dir, true); err != nil {
+			return err
+		}
+		err = os.Link(src, dst)
+	}
 	switch {
 	case err == nil:
 		return nil
@@ -216,6 +238,29 @@ func (d *Dir) ImportFile(ctx context.Context, key, src string) error {
 		return fmt.Errorf("import %q as blob %q: %w", src, key, err)
 	}
 	return w.Commit()
+}
+
+// ensureFolder makes the folder dir (a key without its last element) unless
+// ImportFile made or found it before; again makes it anyway.
+func (d *Dir) ensureFolder(dir string, again bool) error {
+	if dir == "." {
+		return nil
+	}
+	d.mu.Lock()
+	_, known := d.folders[dir]
+	d.mu.Unlock()
+	if known && !again {
+		return nil
+	}
+	if err := d.root.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("create blob folder %q: %w", dir, err)
+	}
+	d.mu.Lock()
+	if len(d.folders) < maxFolders {
+		d.folders[dir] = struct{}{}
+	}
+	d.mu.Unlock()
+	return nil
 }
 
 // SameFile reports whether the file at path is blob key (the same inode). A
