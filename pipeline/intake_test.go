@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -337,4 +339,29 @@ func TestIntakeConfigValidate(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestReceiveKeepsContent: the content is linked to UploadBlobKey, in the
+// one folder of every upload's content: no folder per upload.
+func TestReceiveKeepsContent(t *testing.T) {
+	_, js := startNATS(t).connect()
+	blobs := testBlobs(t)
+	in := newTestIntakeBlobs(t, storetest.SQLite(t), js, blobs)
+	var ids []string
+	for i := range 3 {
+		u, err := in.Receive(t.Context(), newUpload("acme", fmt.Sprintf("/orders/keep-%d.csv", i), "id\n1\n"))
+		require.NoError(t, err)
+		require.Equal(t, "uploads/"+u.ID, UploadBlobKey(u.ID))
+		same, err := blobs.SameFile(t.Context(), UploadBlobKey(u.ID), u.File)
+		require.NoError(t, err)
+		require.True(t, same, "the blob is the received file")
+		ids = append(ids, u.ID)
+	}
+	entries, err := os.ReadDir(blobs.Path())
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the uploads folder")
+	require.Equal(t, "uploads", entries[0].Name())
+	entries, err = os.ReadDir(filepath.Join(blobs.Path(), "uploads"))
+	require.NoError(t, err)
+	require.Len(t, entries, len(ids))
 }

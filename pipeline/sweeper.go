@@ -200,10 +200,11 @@ func (in *Intake) publishBatch(ctx context.Context, batch []Upload) batchResult 
 // found by sniffing the first bytes of the upload's blob.
 func (in *Intake) publishAsync(ctx context.Context, u Upload) ([]jetstream.PubAckFuture, error) {
 	root := RootObject(u)
-	stage, err := in.firstStage(ctx, u, root.Key)
+	stage, key, err := in.firstStage(ctx, u, root.Key)
 	if err != nil {
 		return nil, err
 	}
+	root.Key = key
 	body, err := json.Marshal(Task{Object: root, Attempt: u.Attempt})
 	if err != nil {
 		return nil, fmt.Errorf("encode task of upload %s: %w", u.ID, err)
@@ -235,21 +236,27 @@ func (in *Intake) publishAsync(ctx context.Context, u Upload) ([]jetstream.PubAc
 }
 
 // firstStage returns the stage that takes the upload's content, from its
-// first bytes. A blob lost in a crash (Receive does not sync its link) is
-// imported again from the received file; when that is gone too, the task
-// goes to the csv stage, whose tries fail and record why.
-func (in *Intake) firstStage(ctx context.Context, u Upload, key string) (string, error) {
+// first bytes, and the key of the content: key, or where an upload received
+// before UploadBlobKey has it (legacyUploadBlobKey). A blob lost in a crash
+// (Receive does not sync its link) is imported again from the received
+// file; when that is gone too, the task goes to the csv stage, whose tries
+// fail and record why.
+func (in *Intake) firstStage(ctx context.Context, u Upload, key string) (string, string, error) {
 	head, err := readHead(ctx, in.blobs, key)
 	if errors.Is(err, fs.ErrNotExist) {
+		legacy := legacyUploadBlobKey(u.ID)
+		if h, lerr := readHead(ctx, in.blobs, legacy); lerr == nil {
+			return stageFor(Sniff(h)), legacy, nil
+		}
 		if err = blob.Import(ctx, in.blobs, key, u.File); err == nil {
 			head, err = readHead(ctx, in.blobs, key)
 		}
 	}
 	if err != nil {
 		in.logger.Warn("upload content unreadable", "upload", u.ID, "err", err)
-		return StageCSV, nil
+		return StageCSV, key, nil
 	}
-	return stageFor(Sniff(head)), nil
+	return stageFor(Sniff(head)), key, nil
 }
 
 // Kick asks a running publisher (RunSweeper) to sweep now, even while it

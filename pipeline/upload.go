@@ -92,8 +92,16 @@ const DryRunFolder = "/_test"
 func (u Upload) DryRun() bool { return strings.HasPrefix(u.Path, DryRunFolder+"/") }
 
 // UploadBlobKey returns the blob key of upload id's content, which is also
-// its archive.
-func UploadBlobKey(uploadID string) string { return uploadID + "/upload" }
+// its archive: uploads/<id>, in one folder for the content of every upload.
+// The other blobs of an upload, its stages' outputs and its reports, live in
+// the folder <id>; its content does not, because the intake links it on the
+// path a closing SFTP client waits for, and making a folder per upload cost
+// several times as much as the link.
+func UploadBlobKey(uploadID string) string { return "uploads/" + uploadID }
+
+// legacyUploadBlobKey is where an upload's content was kept before
+// UploadBlobKey: <id>/upload. Uploads received then are found there.
+func legacyUploadBlobKey(uploadID string) string { return uploadID + "/upload" }
 
 // RootID returns the file id of the upload itself in attempt n: the upload
 // id in the first, derived from it in later ones, so that every attempt's
