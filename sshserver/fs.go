@@ -322,6 +322,23 @@ func (h *handler) requiresEncryption(ctx context.Context, vpath string) (bool, e
 	return req, nil
 }
 
+// openFolder opens the folder vdir (relDir relative to the account root)
+// for a request that does several things in it: its path is resolved once,
+// and every name in it is then one system call away, where each operation
+// on h.root walks the path again. A folder renamed or removed meanwhile is
+// as if the request had come a moment earlier or later. The caller closes it.
+func (h *handler) openFolder(vdir, relDir string) (*os.Root, error) {
+	folder, err := h.root.OpenRoot(relDir)
+	if err == nil {
+		return folder, nil
+	}
+	// os.Root reports a file that is no folder with an error of its own.
+	if info, serr := h.root.Stat(relDir); serr == nil && !info.IsDir() {
+		return nil, failure("not a directory: %s", vdir)
+	}
+	return nil, h.status("open", vdir, err)
+}
+
 // syncDir flushes a folder's entries (a rename into it) to disk.
 func (h *handler) syncDir(relDir string) error {
 	d, err := h.root.Open(relDir)
@@ -331,6 +348,19 @@ func (h *handler) syncDir(relDir string) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("sync folder %q: %w", relDir, err)
+	}
+	return nil
+}
+
+// syncFolder flushes the entries of a folder opened by openFolder to disk.
+func syncFolder(folder *os.Root) error {
+	d, err := folder.Open(".")
+	if err != nil {
+		return fmt.Errorf("open folder %q: %w", folder.Name(), err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %q: %w", folder.Name(), err)
 	}
 	return nil
 }

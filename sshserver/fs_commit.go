@@ -95,21 +95,28 @@ func (w *upload) commit() (string, error) {
 		w.detach("close failed")
 		return "", h.status("close", w.vpath, err)
 	}
-	replaced, replacedErr := h.root.Lstat(w.finalRel)
-	if err := h.root.Rename(w.tempRel, w.finalRel); err != nil {
+	// Resolved once for the rename, the partial file and the sync.
+	folder, err := h.root.OpenRoot(w.relDir)
+	if err != nil {
+		w.detach("rename failed")
+		return "", h.status("close", w.vpath, err)
+	}
+	defer folder.Close()
+	replaced, replacedErr := folder.Lstat(w.base)
+	if err := folder.Rename(w.tempBase, w.base); err != nil {
 		w.detach("rename failed")
 		return "", h.status("close", w.vpath, err)
 	}
 	if replacedErr == nil && replaced.Mode().IsRegular() {
 		h.usage.release(replaced.Size(), 1)
 	}
-	h.removePartial(w.partialRel) // superseded by this upload
-	if err := h.syncDir(w.relDir); err != nil {
+	h.removePartialIn(folder, w.partialBase) // superseded by this upload
+	if err := syncFolder(folder); err != nil {
 		h.logger.Warn("sync folder after upload", "path", w.vpath, "err", err)
 	}
 	closedAt := time.Now().UTC()
 	if w.tempName {
-		if final, err := h.root.Lstat(w.finalRel); err == nil {
+		if final, err := folder.Lstat(w.base); err == nil {
 			h.fs.rememberSum(activeKey(h.account, w.finalRel), final, sum, w.opened)
 		}
 		h.logger.Debug("temporary file closed", "path", w.vpath, "size", size)
@@ -177,11 +184,17 @@ func (w *upload) discard() {
 // removePartial removes a partial file if there is one and reports whether
 // it did.
 func (h *handler) removePartial(relPath string) bool {
-	info, err := h.root.Lstat(relPath)
+	return h.removePartialIn(h.root, relPath)
+}
+
+// removePartialIn removes the partial file name of folder (a path relative
+// to it) if there is one and reports whether it did.
+func (h *handler) removePartialIn(folder *os.Root, name string) bool {
+	info, err := folder.Lstat(name)
 	if err != nil || !info.Mode().IsRegular() {
 		return false
 	}
-	if err := h.root.Remove(relPath); err != nil {
+	if err := folder.Remove(name); err != nil {
 		return false // gone meanwhile, or taken over by another session
 	}
 	h.usage.release(info.Size(), 1)

@@ -63,7 +63,11 @@ type upload struct {
 	finalRel   string
 	partialRel string
 	tempRel    string
-	tempName   bool // base matches a temporary-name pattern: closing it is no upload
+	// partialBase and tempBase are the base names of partialRel and
+	// tempRel, for operations in the folder opened once per request (see
+	// handler.openFolder).
+	partialBase, tempBase string
+	tempName              bool // base matches a temporary-name pattern: closing it is no upload
 	// credit is the size of the final file this upload replaces: the quota
 	// stretches by that much while both exist, as the old file goes when the
 	// new one is renamed into place.
@@ -124,32 +128,34 @@ func (h *handler) openWrite(r *sftp.Request) (*upload, error) {
 	dir, base := path.Split(vpath)
 	dir = path.Clean(dir)
 	relDir := rel(dir)
-	if info, err := h.root.Stat(relDir); err != nil {
-		return nil, h.status("open", dir, err)
-	} else if !info.IsDir() {
-		return nil, failure("not a directory: %s", dir)
+	folder, err := h.openFolder(dir, relDir)
+	if err != nil {
+		return nil, err
 	}
+	defer folder.Close()
 	w := &upload{
-		h:          h,
-		vpath:      vpath,
-		base:       base,
-		relDir:     relDir,
-		finalRel:   path.Join(relDir, base),
-		partialRel: path.Join(relDir, partialName(base)),
-		tempRel:    path.Join(relDir, tempName(base)),
-		tempName:   h.fs.temps.match(base),
-		ctx:        r.Context(),
-		opened:     time.Now(),
+		h:           h,
+		vpath:       vpath,
+		base:        base,
+		relDir:      relDir,
+		partialBase: partialName(base),
+		tempBase:    tempName(base),
+		tempName:    h.fs.temps.match(base),
+		ctx:         r.Context(),
+		opened:      time.Now(),
 	}
+	w.finalRel = path.Join(relDir, base)
+	w.partialRel = path.Join(relDir, w.partialBase)
+	w.tempRel = path.Join(relDir, w.tempBase)
 	// Lstat: a symbolic link at the final name is replaced, never written through.
-	final, err := h.root.Lstat(w.finalRel)
+	final, err := folder.Lstat(base)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, h.status("open", vpath, err)
 	}
 	if final != nil && final.IsDir() {
 		return nil, failure("is a directory: %s", vpath)
 	}
-	partial, err := h.root.Lstat(w.partialRel)
+	partial, err := folder.Lstat(w.partialBase)
 	if err != nil || !partial.Mode().IsRegular() {
 		partial = nil
 	}
@@ -165,7 +171,7 @@ func (h *handler) openWrite(r *sftp.Request) (*upload, error) {
 	}
 	// Active before the file exists, so that the janitor never takes it.
 	h.fs.setActive(activeKey(h.account, w.tempRel), true)
-	if err := w.create(flags.Trunc, final, partial); err != nil {
+	if err := w.create(folder, flags.Trunc, final, partial); err != nil {
 		h.fs.setActive(activeKey(h.account, w.tempRel), false)
 		h.forget(w)
 		if errors.Is(err, errQuotaExceeded) { // the file count: an upload refused at once
@@ -176,14 +182,14 @@ func (h *handler) openWrite(r *sftp.Request) (*upload, error) {
 	return w, nil
 }
 
-// create makes the temporary file, taking over the partial file or copying
-// the final file unless trunc.
-func (w *upload) create(trunc bool, final, partial fs.FileInfo) error {
+// create makes the temporary file in folder, the upload's folder, taking
+// over the partial file or copying the final file unless trunc.
+func (w *upload) create(folder *os.Root, trunc bool, final, partial fs.FileInfo) error {
 	h := w.h
 	var initial int64
 	adopted := false
 	if !trunc && partial != nil {
-		err := h.root.Rename(w.partialRel, w.tempRel)
+		err := folder.Rename(w.partialBase, w.tempBase)
 		switch {
 		case err == nil:
 			adopted, initial = true, partial.Size() // already counted in the usage
@@ -202,10 +208,10 @@ func (w *upload) create(trunc bool, final, partial fs.FileInfo) error {
 	if !adopted {
 		flag |= os.O_CREATE | os.O_EXCL
 	}
-	f, err := h.root.OpenFile(w.tempRel, flag, 0o600)
+	f, err := folder.OpenFile(w.tempBase, flag, 0o600)
 	if err != nil {
 		if adopted {
-			_ = h.root.Rename(w.tempRel, w.partialRel)
+			_ = folder.Rename(w.tempBase, w.partialBase)
 		} else {
 			h.usage.release(0, 1)
 		}
@@ -214,7 +220,7 @@ func (w *upload) create(trunc bool, final, partial fs.FileInfo) error {
 	w.file = f
 	w.size.Store(initial)
 	if !adopted && !trunc && final != nil && final.Mode().IsRegular() && final.Size() > 0 {
-		if err := w.copyFinal(final.Size()); err != nil {
+		if err := w.copyFinal(folder, final.Size()); err != nil {
 			w.discard()
 			return err
 		}
@@ -225,12 +231,12 @@ func (w *upload) create(trunc bool, final, partial fs.FileInfo) error {
 	return nil
 }
 
-// copyFinal copies the existing final file into the temporary file.
-func (w *upload) copyFinal(size int64) error {
+// copyFinal copies the existing final file of folder into the temporary file.
+func (w *upload) copyFinal(folder *os.Root, size int64) error {
 	if err := w.grow(size); err != nil {
 		return err
 	}
-	src, err := w.h.root.Open(w.finalRel)
+	src, err := folder.Open(w.base)
 	if err != nil {
 		return w.h.status("open", w.vpath, err)
 	}
