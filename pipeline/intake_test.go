@@ -326,6 +326,9 @@ func TestIntakeConfigValidate(t *testing.T) {
 		{name: "sweep interval", change: func(c *IntakeConfig) { c.SweepInterval = -time.Second }, want: "pipeline.intake.sweep_interval:"},
 		{name: "sweep batch", change: func(c *IntakeConfig) { c.SweepBatch = 0 }, want: "pipeline.intake.sweep_batch:"},
 		{name: "sweep batch too large", change: func(c *IntakeConfig) { c.SweepBatch = 1001 }, want: "pipeline.intake.sweep_batch:"},
+		{name: "no publish delay", change: func(c *IntakeConfig) { c.PublishDelay = 0 }},
+		{name: "negative publish delay", change: func(c *IntakeConfig) { c.PublishDelay = -time.Millisecond }, want: "pipeline.intake.publish_delay:"},
+		{name: "publish delay too long", change: func(c *IntakeConfig) { c.PublishDelay = 2 * time.Second }, want: "pipeline.intake.publish_delay:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

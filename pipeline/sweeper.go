@@ -281,13 +281,15 @@ func (in *Intake) wakePublisher() {
 }
 
 // RunSweeper is the intake's publisher. It sweeps at once (publishing what a
-// crash left in the outbox), then whenever Receive records an upload, Kick is
-// called or every interval passes (the configured SweepInterval when every
-// is 0), until ctx ends; then it returns nil. While one sweep runs, the
-// uploads received meanwhile wait for the next, so batches grow with the
-// load. After a sweep that failed without publishing anything (NATS down,
-// no stream) it backs off, 100 ms doubling up to the interval, before
-// sweeping for new uploads again; Kick and the interval sweep at once.
+// crash left in the outbox), then whenever Receive records an upload (after
+// the publish delay, which gathers the uploads that follow it into the same
+// sweep), Kick is called or every interval passes (the configured
+// SweepInterval when every is 0), until ctx ends; then it returns nil. While
+// one sweep runs, the uploads received meanwhile wait for the next, so
+// batches grow with the load. After a sweep that failed without publishing
+// anything (NATS down, no stream) it backs off, 100 ms doubling up to the
+// interval, before sweeping for new uploads again; Kick and the interval
+// sweep at once, Kick also during the publish delay.
 // Sweep errors are logged, not returned. Run it once per Intake.
 func (in *Intake) RunSweeper(ctx context.Context, every time.Duration) error {
 	if every <= 0 {
@@ -297,6 +299,8 @@ func (in *Intake) RunSweeper(ctx context.Context, every time.Duration) error {
 	defer t.Stop()
 	retry := time.NewTimer(0)
 	defer retry.Stop()
+	gather := time.NewTimer(0)
+	defer gather.Stop()
 	var backoff time.Duration
 	for {
 		n, err := in.Sweep(ctx)
@@ -325,6 +329,15 @@ func (in *Intake) RunSweeper(ctx context.Context, every time.Duration) error {
 		case <-t.C:
 		case <-in.kick:
 		case <-wake:
+			if d := in.cfg.PublishDelay; d > 0 {
+				gather.Reset(d)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-gather.C:
+				case <-in.kick:
+				}
+			}
 		case <-retry.C:
 		}
 	}

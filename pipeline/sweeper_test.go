@@ -276,3 +276,44 @@ func TestKickNeverBlocks(t *testing.T) {
 	require.Len(t, in.kick, 1, "kicks coalesce")
 	require.Len(t, in.wake, 1, "wakes coalesce")
 }
+
+// TestPublishDelay: uploads received within the publish delay after the one
+// that woke the publisher go out in its sweep, marked published by one
+// update; a kick does not wait for the delay.
+func TestPublishDelay(t *testing.T) {
+	t.Run("gathers", func(t *testing.T) {
+		_, js := startNATS(t).connect()
+		db := storetest.SQLite(t)
+		cfg := testIntakeConfig()
+		cfg.PublishDelay = time.Second
+		cfg.SweepBatch = 100
+		in, err := NewIntake(cfg, db, js, testFeeds, testBlobs(t), slog.New(slog.NewTextHandler(t.Output(), nil)))
+		require.NoError(t, err)
+		runPublisher(t, in)
+		const uploads = 5
+		for i := range uploads {
+			_, err := in.Receive(t.Context(), newUpload("acme", fmt.Sprintf("/orders/gather-%d.csv", i), "x"))
+			require.NoError(t, err)
+		}
+		waitPublished(t, db)
+		waitEvents(t, js, uploads)
+		var updates int
+		require.NoError(t, db.QueryRowContext(t.Context(), `SELECT count(DISTINCT published_at) FROM uploads`).Scan(&updates))
+		require.Equal(t, 1, updates, "one sweep published them all")
+	})
+	t.Run("kick does not wait", func(t *testing.T) {
+		_, js := startNATS(t).connect()
+		db := storetest.SQLite(t)
+		cfg := testIntakeConfig()
+		cfg.PublishDelay = time.Second
+		in, err := NewIntake(cfg, db, js, testFeeds, testBlobs(t), slog.New(slog.NewTextHandler(t.Output(), nil)))
+		require.NoError(t, err)
+		runPublisher(t, in)
+		_, err = in.Receive(t.Context(), newUpload("acme", "/orders/kicked.csv", "x"))
+		require.NoError(t, err)
+		start := time.Now()
+		in.Kick()
+		waitPublished(t, db)
+		require.Less(t, time.Since(start), cfg.PublishDelay)
+	})
+}
