@@ -80,6 +80,7 @@ type upload struct {
 	file    *os.File
 	hash    *prefixHash
 	size    atomic.Int64 // bytes reserved in the account's usage: the highest end written
+	written atomic.Int64 // bytes written by WriteAt, for writebackDue
 	aborted atomic.Bool
 	failed  atomic.Pointer[error] // the first failed write: the file is incomplete
 
@@ -266,8 +267,26 @@ func (w *upload) WriteAt(p []byte, off int64) (int, error) {
 		return n, w.fail(w.h.status("write", w.vpath, err))
 	}
 	w.hash.wrote(p, off)
+	if writebackDue(w.written.Add(int64(n)), int64(n)) {
+		startWriteback(w.file)
+	}
 	w.h.fs.metrics.received.Add(float64(n))
 	return n, nil
+}
+
+// writebackEvery is how many bytes an upload writes between two requests to
+// the kernel to start writing the file to disk (see writebackDue).
+const writebackEvery = 16 << 20
+
+// writebackDue reports whether a write of n bytes that brought an upload's
+// total to total crossed a multiple of writebackEvery. Every writebackEvery
+// bytes the upload asks the kernel to start writing what it holds of the
+// file (startWriteback), so that the disk writes while the network
+// receives: without it the fsync at close wrote the whole file while the
+// client waited, about 0.4 s per GiB on our disks; with it, a few
+// milliseconds. Durability is still the fsync's alone.
+func writebackDue(total, n int64) bool {
+	return n > 0 && total/writebackEvery != (total-n)/writebackEvery
 }
 
 // fail records the first failed write, which Close reports again: the
