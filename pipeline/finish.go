@@ -330,12 +330,7 @@ func (r *Runner) archiveOriginal(ctx context.Context, u Upload) (bool, error) {
 	same := false
 	if st, ok := r.blobs.(blob.Stater); ok {
 		var err error
-		for _, key := range []string{UploadBlobKey(u.ID), legacyUploadBlobKey(u.ID)} {
-			if same, err = st.SameFile(ctx, key, u.File); err != nil || same {
-				break
-			}
-		}
-		if err != nil {
+		if same, err = st.SameFile(ctx, UploadBlobKey(u.ID), u.File); err != nil {
 			return false, err
 		}
 	} else if fi, err := os.Stat(u.File); err == nil {

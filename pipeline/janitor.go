@@ -150,7 +150,7 @@ func (r *Runner) removeBlobs(ctx context.Context, u Upload) error {
 	if err != nil {
 		return err
 	}
-	keys := []string{UploadBlobKey(u.ID), legacyUploadBlobKey(u.ID)}
+	keys := []string{UploadBlobKey(u.ID)}
 	for _, f := range files {
 		if f.Object.Key != "" && f.Stage != "upload" {
 			keys = append(keys, f.Object.Key)

@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/oklog/ulid/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -722,37 +721,6 @@ func TestRunnerPurge(t *testing.T) {
 	require.NotNil(t, got.PurgedAt)
 	_, err = env.intake.Retry(t.Context(), u.ID)
 	require.ErrorContains(t, err, "archive was removed")
-}
-
-// TestRunnerLegacyBlobKey: an upload received when its content was kept at
-// <id>/upload (before UploadBlobKey) is processed from there and archived.
-func TestRunnerLegacyBlobKey(t *testing.T) {
-	db := storetest.SQLite(t)
-	env := startPipeline(t, db, testRunnerConfig(), nil)
-	u := newUpload("acme", "/orders/legacy.csv", "id\n1\n")
-	u.ID = ulid.Make().String()
-	u.Feed, u.Node, u.Status, u.Attempt = "orders", testIntakeConfig().Node, StatusReceived, 1
-	u.ReceivedAt = u.ReceivedAt.UTC().Truncate(time.Microsecond)
-	u.UpdatedAt = u.ReceivedAt
-	require.NoError(t, env.blobs.ImportFile(t.Context(), legacyUploadBlobKey(u.ID), u.File))
-	require.NoError(t, env.intake.insertUpload(t.Context(), u)) // the sweeper publishes it
-
-	got := env.final(u.ID)
-	require.Equal(t, StatusReady, got.Status)
-	_, err := os.Stat(u.File)
-	require.ErrorIs(t, err, fs.ErrNotExist, "archived: the original left the customer's tree")
-	kept, err := getBlob(t.Context(), env.blobs, legacyUploadBlobKey(u.ID))
-	require.NoError(t, err)
-	require.Equal(t, "id\n1\n", string(kept))
-	_, err = env.blobs.Open(t.Context(), UploadBlobKey(u.ID))
-	require.ErrorIs(t, err, fs.ErrNotExist, "not imported a second time")
-
-	env.runner.now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
-	n, err := env.runner.Purge(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, 1, n)
-	_, err = os.Stat(filepath.Join(env.blobs.Path(), u.ID))
-	require.ErrorIs(t, err, fs.ErrNotExist, "purged")
 }
 
 func TestRunnerDeliversOnTheReceivingNode(t *testing.T) {

@@ -236,18 +236,13 @@ func (in *Intake) publishAsync(ctx context.Context, u Upload) ([]jetstream.PubAc
 }
 
 // firstStage returns the stage that takes the upload's content, from its
-// first bytes, and the key of the content: key, or where an upload received
-// before UploadBlobKey has it (legacyUploadBlobKey). A blob lost in a crash
+// first bytes, and the key of the content. A blob lost in a crash
 // (Receive does not sync its link) is imported again from the received
 // file; when that is gone too, the task goes to the csv stage, whose tries
 // fail and record why.
 func (in *Intake) firstStage(ctx context.Context, u Upload, key string) (string, string, error) {
 	head, err := readHead(ctx, in.blobs, key)
 	if errors.Is(err, fs.ErrNotExist) {
-		legacy := legacyUploadBlobKey(u.ID)
-		if h, lerr := readHead(ctx, in.blobs, legacy); lerr == nil {
-			return stageFor(Sniff(h)), legacy, nil
-		}
 		if err = blob.Import(ctx, in.blobs, key, u.File); err == nil {
 			head, err = readHead(ctx, in.blobs, key)
 		}

@@ -99,10 +99,6 @@ func (u Upload) DryRun() bool { return strings.HasPrefix(u.Path, DryRunFolder+"/
 // several times as much as the link.
 func UploadBlobKey(uploadID string) string { return "uploads/" + uploadID }
 
-// legacyUploadBlobKey is where an upload's content was kept before
-// UploadBlobKey: <id>/upload. Uploads received then are found there.
-func legacyUploadBlobKey(uploadID string) string { return uploadID + "/upload" }
-
 // RootID returns the file id of the upload itself in attempt n: the upload
 // id in the first, derived from it in later ones, so that every attempt's
 // files and events have ids of their own.

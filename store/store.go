@@ -92,7 +92,8 @@ func Open(ctx context.Context, cfg Config, dataDir string, logger *slog.Logger) 
 	return db, nil
 }
 
-// openSQLite opens path in WAL mode with foreign keys on and a busy timeout,
+// openSQLite opens path in WAL mode, synchronous FULL, with foreign keys on
+// and a busy timeout,
 // so that concurrent writers wait instead of failing with SQLITE_BUSY.
 func openSQLite(path string) (*sql.DB, error) {
 	q := url.Values{}
@@ -102,7 +103,11 @@ func openSQLite(path string) (*sql.DB, error) {
 	for _, p := range []string{
 		"busy_timeout(10000)",
 		"journal_mode(WAL)",
-		"synchronous(NORMAL)",
+		// FULL: every commit syncs the WAL. An upload's row is the truth
+		// the client's close reply promises; with NORMAL a power loss (not
+		// a process crash) could roll back a commit the client was told
+		// succeeded, leaving an fsynced file no record points to.
+		"synchronous(FULL)",
 		"foreign_keys(1)",
 	} {
 		q.Add("_pragma", p)
