@@ -105,6 +105,12 @@ func TestE2ECluster(t *testing.T) {
 	}
 	dirA, dirB := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	a := startProcess(t, bin, dirA, env("node-a"))
+	// Node b starts once a made the streams and its consumers: a stream
+	// update racing a consumer creation trips nats-server's race detector
+	// in this test process (both nodes update the streams at start).
+	waitUntil(t, 60*time.Second, "node a's workers", func() bool {
+		return strings.Contains(a.logs.String(), "pipeline workers started")
+	})
 	b := startProcess(t, bin, dirB, env("node-b"))
 	a.api(t, http.MethodPost, "/api/v1/accounts", map[string]any{"name": "acme"}, http.StatusCreated)
 	a.api(t, http.MethodPost, "/api/v1/accounts/acme/credentials", map[string]any{"name": "login", "type": "password", "password": e2ePassword}, http.StatusCreated)

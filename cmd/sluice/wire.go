@@ -193,6 +193,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		// Streams are created in the background: with an external cluster
 		// that is still electing a leader, SFTP keeps accepting uploads
 		// meanwhile and the sweeper publishes them once the stream exists.
+		// The workers start after: creating a consumer while its stream is
+		// being updated races inside nats-server.
 		if err := ensureStreams(gctx, cfg, nats.JetStream()); err != nil {
 			if gctx.Err() != nil {
 				return nil
@@ -200,14 +202,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 			return err
 		}
 		intake.Kick()
-		return nil
+		if cfg.Pipeline.Workers == 0 {
+			logger.Info("no pipeline workers in this process (pipeline.workers: 0); run sluice worker elsewhere")
+			return nil
+		}
+		return runner.Run(gctx)
 	})
 	g.Go(func() error { return intake.RunSweeper(gctx, 0) })
-	if cfg.Pipeline.Workers > 0 {
-		g.Go(func() error { return runner.Run(gctx) })
-	} else {
-		logger.Info("no pipeline workers in this process (pipeline.workers: 0); run sluice worker elsewhere")
-	}
 	g.Go(func() error { return runner.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return files.RunJanitor(gctx, time.Hour) })
 	g.Go(func() error { return sftpSrv.Serve(gctx, sftpLn) })
@@ -328,12 +329,16 @@ func work(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		logger.Warn("metrics.listen is empty: a worker has no admin listener, so its metrics are not served; set metrics.listen")
 	}
 	g.Go(func() error {
-		if err := ensureStreams(gctx, cfg, nats.JetStream()); err != nil && gctx.Err() == nil {
+		// The consumers after the streams: creating one while its stream
+		// is being updated races inside nats-server.
+		if err := ensureStreams(gctx, cfg, nats.JetStream()); err != nil {
+			if gctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
-		return nil
+		return runner.Run(gctx)
 	})
-	g.Go(func() error { return runner.Run(gctx) })
 	err = g.Wait()
 	logger.Info("stopped")
 	return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,9 @@ func TestE2EWorker(t *testing.T) {
 	}
 	ns := startNATS(t)
 	s := startSFTPServer(t, map[string]string{"SLUICE_NATS_URL": ns.url(), "SLUICE_PIPELINE_WORKERS": "0"})
-	require.Contains(t, s.logs.String(), "no pipeline workers in this process")
+	waitUntil(t, 20*time.Second, "serve to say it runs no workers", func() bool {
+		return strings.Contains(s.logs.String(), "no pipeline workers in this process")
+	})
 	a := s.newAccount(t, "acme", nil)
 	s.api(t, http.MethodPut, "/api/v1/accounts/acme/feeds/orders", ordersFeed, http.StatusCreated)
 
