@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -119,6 +120,11 @@ func (w *objectWriter) Abort() error {
 
 // ImportFile streams the local file at path into blob key and returns once
 // the object is stored. The file is copied: it may change afterwards.
+//
+// A put that fails is tried again from the start of the file, with back-off,
+// for up to importRetry: a cluster node failing over takes a few seconds,
+// and the caller (a closing SFTP client) would rather wait than upload
+// again. A put replaces an earlier blob of the key, so a retry is safe.
 func (o *Objects) ImportFile(ctx context.Context, key, path string) error {
 	if err := checkKey(key); err != nil {
 		return err
@@ -128,8 +134,27 @@ func (o *Objects) ImportFile(ctx context.Context, key, path string) error {
 		return fmt.Errorf("import %q as blob %q: %w", path, key, err)
 	}
 	defer f.Close()
-	return o.put(ctx, key, ctxReader{ctx, f})
+	deadline := time.Now().Add(importRetry)
+	pause := retryBackoff
+	for {
+		err := o.put(ctx, key, ctxReader{ctx, f})
+		if err == nil || ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
 }
+
+// importRetry bounds how long ImportFile retries a failed put.
+const importRetry = 15 * time.Second
 
 // ctxReader fails once ctx ends.
 type ctxReader struct {

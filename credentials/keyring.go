@@ -67,7 +67,7 @@ func (s *Service) DecryptionKeys(ctx context.Context, account string) (openpgp.E
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, copyEntity(e))
+		out = append(out, CopyEntity(e))
 	}
 	return out, nil
 }
@@ -242,12 +242,13 @@ func reasonOf(err error) string {
 	return "the stored key is unreadable"
 }
 
-// copyEntity copies the structure of e with fresh signature wrappers, for a
-// caller of DecryptionKeys: go-crypto records in each wrapper whether the
-// signature verified the first time it checks it, so callers sharing the
-// cached structure would race. Keys and signature packets are shared; nobody
-// writes them once the key is unlocked.
-func copyEntity(e *openpgp.Entity) *openpgp.Entity {
+// CopyEntity copies the structure of e with fresh signature wrappers:
+// go-crypto records in each wrapper whether the signature verified the
+// first time it checks it, so callers sharing a cached entity would race.
+// Keys and signature packets are shared; nobody writes them once the key is
+// unlocked. DecryptionKeys and VerificationKeys return such copies; the
+// decrypt stage copies again what any Keyring gives it.
+func CopyEntity(e *openpgp.Entity) *openpgp.Entity {
 	c := *e
 	c.Revocations = copySigs(e.Revocations)
 	c.DirectSignatures = copySigs(e.DirectSignatures)

@@ -76,7 +76,7 @@ func (r *Runner) finish(ctx context.Context, u Upload) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := r.writeReports(ctx, u, files); err != nil {
+	if err := r.writeReports(ctx, u, files); err != nil {
 		return err
 	}
 	// The intermediate blobs (decrypted payloads, extracted entries) have
@@ -104,7 +104,7 @@ func (r *Runner) owns(u Upload) bool { return u.Node == "" || u.Node == r.node }
 // done). Its report blobs must exist (finish wrote them). It is idempotent.
 func (r *Runner) deliver(ctx context.Context, u Upload) error {
 	if r.reports != nil {
-		rep, err := r.readReport(ctx, u)
+		rep, err := readReport(ctx, r.blobs, u)
 		if err != nil {
 			return err
 		}
@@ -163,44 +163,35 @@ func (r *Runner) deliverPending(ctx context.Context) (int, error) {
 }
 
 // writeReports writes the attempt's report and errors blobs unless a
-// previous finish did, and returns the report.
-func (r *Runner) writeReports(ctx context.Context, u Upload, files []File) (Report, bool, error) {
-	rep := buildReport(u, files)
-	if old, err := r.readReport(ctx, u); err == nil {
-		return old, old.ErrorsFile != "", nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return Report{}, false, err
+// previous finish did.
+func (r *Runner) writeReports(ctx context.Context, u Upload, files []File) error {
+	if _, err := readReport(ctx, r.blobs, u); !errors.Is(err, fs.ErrNotExist) {
+		return err // written already (nil), or unreadable
 	}
+	rep := buildReport(u, files)
 	hasErrors, err := r.writeErrors(ctx, u, files)
 	if err != nil {
-		return Report{}, false, err
+		return err
 	}
 	if hasErrors {
 		rep.ErrorsFile = ErrorsName(u)
 	}
 	body, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
-		return Report{}, false, err
+		return err
 	}
 	w, err := r.blobs.Create(ctx, reportKey(u))
 	if err != nil {
-		return Report{}, false, err
+		return err
 	}
 	if _, err := w.Write(append(body, '\n')); err != nil {
 		_ = w.Abort()
-		return Report{}, false, err
+		return err
 	}
-	if err := w.Commit(); err != nil {
-		return Report{}, false, err
-	}
-	return rep, hasErrors, nil
+	return w.Commit()
 }
 
 // readReport reads the report blob of u's current attempt.
-func (r *Runner) readReport(ctx context.Context, u Upload) (Report, error) {
-	return readReport(ctx, r.blobs, u)
-}
-
 func readReport(ctx context.Context, blobs Blobs, u Upload) (Report, error) {
 	rc, err := blobs.Open(ctx, reportKey(u))
 	if err != nil {

@@ -290,7 +290,7 @@ func (in *Intake) Receive(ctx context.Context, u Upload) (Upload, error) {
 	// The blob shares the received file's inode (blob.Dir links it): the
 	// customer may replace or remove the file from now on, the pipeline
 	// reads what was closed.
-	if err := in.importBlob(ctx, u); err != nil {
+	if err := blob.Import(ctx, in.blobs, UploadBlobKey(u.ID), u.File); err != nil {
 		return Upload{}, fmt.Errorf("keep upload %q of account %q: %w", u.Path, u.Account, err)
 	}
 	if err := in.insertUpload(ctx, u); err != nil {
@@ -301,36 +301,6 @@ func (in *Intake) Receive(ctx context.Context, u Upload) (Upload, error) {
 	in.logger.Debug("upload received", "upload", u.ID, "account", u.Account, "feed", u.Feed, "path", u.Path,
 		"size", u.Size, "session", u.SessionID)
 	return u, nil
-}
-
-// importRetry bounds how long Receive retries storing an upload in a shared
-// blob store: a NATS node failing over takes a few seconds, and the client
-// waits for its close meanwhile.
-const importRetry = 15 * time.Second
-
-// importBlob stores u's file as its blob. A shared store is retried with
-// back-off for a while: its errors are mostly a cluster failing over. A
-// local folder is not: its errors (a full disk) do not pass.
-func (in *Intake) importBlob(ctx context.Context, u Upload) error {
-	key := UploadBlobKey(u.ID)
-	if _, local := in.blobs.(blob.Stater); local {
-		return blob.Import(ctx, in.blobs, key, u.File)
-	}
-	deadline := time.Now().Add(importRetry)
-	pause := 100 * time.Millisecond
-	for {
-		err := blob.Import(ctx, in.blobs, key, u.File)
-		if err == nil || ctx.Err() != nil || time.Now().Add(pause).After(deadline) {
-			return err
-		}
-		in.logger.Warn("upload not stored in the blob store; retrying", "upload", u.ID, "retry_in", pause, "err", err)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, 2*time.Second)
-	}
 }
 
 // checkUpload validates what the caller of Receive must fill in.

@@ -4,42 +4,15 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/sluicehq/sluice/blob"
+	"github.com/sluicehq/sluice/blob/blobtest"
 	"github.com/sluicehq/sluice/internal/gnupgtest"
 	"github.com/sluicehq/sluice/pipeline"
 )
-
-// countingBlobs is the real blob.Dir counting the bytes written through
-// its writers, committed or not: what a refused message cost the disk.
-type countingBlobs struct {
-	*blob.Dir
-	written atomic.Int64
-}
-
-func (c *countingBlobs) Create(ctx context.Context, key string) (pipeline.BlobWriter, error) {
-	w, err := c.Dir.Create(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return &countingBlobWriter{BlobWriter: w, n: &c.written}, nil
-}
-
-type countingBlobWriter struct {
-	pipeline.BlobWriter
-	n *atomic.Int64
-}
-
-func (w *countingBlobWriter) Write(p []byte) (int, error) {
-	n, err := w.BlobWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
-}
 
 // zeros reads as an endless run of zero bytes.
 type zeros struct{}
@@ -77,7 +50,7 @@ func TestProcessLargeCompressionBomb(t *testing.T) {
 	require.Greater(t, int64(plain)/int64(len(msg)), DefaultConfig().MaxExpansionRatio, "it expands past the limit")
 
 	e := newEnv(t, DefaultConfig(), keyring{decrypt: account}, policy{})
-	counted := &countingBlobs{Dir: e.blobs}
+	counted := &blobtest.Counting{Dir: e.blobs}
 	s, err := New(DefaultConfig(), counted, keyring{decrypt: account}, policy{}, nil)
 	require.NoError(t, err)
 	in := e.put(t, "zeros.csv.gpg", msg)
@@ -90,7 +63,7 @@ func TestProcessLargeCompressionBomb(t *testing.T) {
 	require.ErrorContains(t, err, "expands more than 200 times (pipeline.decrypt.max_expansion_ratio): refused as a compression bomb")
 	require.Equal(t, []string{in.Key}, e.files(t), "nothing written but the input")
 	bound := DefaultConfig().MaxExpansionRatio*int64(len(msg)) + expansionFloor
-	require.LessOrEqual(t, counted.written.Load(), bound, "written at most ratio × message size")
+	require.LessOrEqual(t, counted.Written(), bound, "written at most ratio × message size")
 	require.Less(t, elapsed, 30*time.Second, "refused within seconds")
-	t.Logf("%d-byte message of %d zero bytes refused in %v after writing %d bytes: %v", len(msg), plain, elapsed, counted.written.Load(), err)
+	t.Logf("%d-byte message of %d zero bytes refused in %v after writing %d bytes: %v", len(msg), plain, elapsed, counted.Written(), err)
 }

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"github.com/sluicehq/sluice/credentials"
 )
 
 // hiddenRecipient stands for the key id of a hidden recipient (gpg
@@ -54,50 +54,16 @@ func (s *Stage) verificationKeys(ctx context.Context, account string) (openpgp.E
 }
 
 // cloneEntities copies the structure of the entities with fresh signature
-// wrappers. go-crypto caches whether each self-signature verified in its
-// wrapper, the first time it checks it: Process calls sharing the entities a
-// Keyring caches would race. Keys and signature packets are shared; they are
-// only read. The stage calls go-crypto on the copies only, never on the
-// Keyring's entities.
+// wrappers (credentials.CopyEntity): go-crypto caches whether each
+// self-signature verified in its wrapper, the first time it checks it, so
+// Process calls sharing the entities a Keyring caches would race. The stage
+// calls go-crypto on the copies only, never on the Keyring's entities.
 func cloneEntities(list openpgp.EntityList) openpgp.EntityList {
 	out := make(openpgp.EntityList, 0, len(list))
 	for _, e := range list {
-		if e == nil {
-			continue
+		if e != nil {
+			out = append(out, credentials.CopyEntity(e))
 		}
-		c := *e
-		c.Revocations = cloneSigs(e.Revocations)
-		c.DirectSignatures = cloneSigs(e.DirectSignatures)
-		c.Identities = make(map[string]*openpgp.Identity, len(e.Identities))
-		for name, id := range e.Identities {
-			ci := *id
-			ci.Primary = &c
-			ci.SelfCertifications = cloneSigs(id.SelfCertifications)
-			ci.OtherCertifications = cloneSigs(id.OtherCertifications)
-			ci.Revocations = cloneSigs(id.Revocations)
-			c.Identities[name] = &ci
-		}
-		c.Subkeys = make([]openpgp.Subkey, len(e.Subkeys))
-		for i, sk := range e.Subkeys {
-			sk.Primary = &c
-			sk.Bindings = cloneSigs(sk.Bindings)
-			sk.Revocations = cloneSigs(sk.Revocations)
-			c.Subkeys[i] = sk
-		}
-		out = append(out, &c)
-	}
-	return out
-}
-
-// cloneSigs copies signature wrappers; a verdict already cached is kept.
-func cloneSigs(sigs []*packet.VerifiableSignature) []*packet.VerifiableSignature {
-	if sigs == nil {
-		return nil
-	}
-	out := make([]*packet.VerifiableSignature, len(sigs))
-	for i, s := range sigs {
-		c := *s
-		out[i] = &c
 	}
 	return out
 }

@@ -3,42 +3,12 @@ package unzip
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 
+	"github.com/sluicehq/sluice/blob/blobtest"
 	"github.com/stretchr/testify/require"
-
-	"github.com/sluicehq/sluice/blob"
-	"github.com/sluicehq/sluice/pipeline"
 )
-
-// countingBlobs is the real blob.Dir counting the bytes written through
-// its writers, committed or aborted: what an archive cost the disk.
-type countingBlobs struct {
-	*blob.Dir
-	written atomic.Int64
-}
-
-func (c *countingBlobs) Create(ctx context.Context, key string) (pipeline.BlobWriter, error) {
-	w, err := c.Dir.Create(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return &countingBlobWriter{BlobWriter: w, n: &c.written}, nil
-}
-
-type countingBlobWriter struct {
-	pipeline.BlobWriter
-	n *atomic.Int64
-}
-
-func (w *countingBlobWriter) Write(p []byte) (int, error) {
-	n, err := w.BlobWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
-}
 
 // chancePassword returns a password other than the archive's that passes
 // the ZipCrypto check byte of its first entry, as one in 256 do.
@@ -87,14 +57,14 @@ func TestProcessZipCryptoCheckByte(t *testing.T) {
 				passwords = []string{chancePassword(t, archive)}
 			}
 			e := newEnv(t, DefaultConfig(), passwords, true)
-			counted := &countingBlobs{Dir: e.blobs}
+			counted := &blobtest.Counting{Dir: e.blobs}
 			e.stage.blobs = counted
 			outs, err := e.stage.Process(t.Context(), e.put(t, archive))
 			require.Nil(t, outs)
 			requireRefused(t, e, err, ErrWrongPassword, tc.wantMsg)
 			require.NotErrorIs(t, err, ErrCorruptEntry)
 			require.NotContains(t, err.Error(), passwords[0], "no password in messages")
-			require.LessOrEqual(t, counted.written.Load(), int64(len(body)), "at most the entry's declared size was written, then aborted")
+			require.LessOrEqual(t, counted.Written(), int64(len(body)), "at most the entry's declared size was written, then aborted")
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sluicehq/sluice/blob/blobtest"
 	"github.com/sluicehq/sluice/pipeline"
 )
 
@@ -54,7 +55,7 @@ func TestProcessZerosBomb(t *testing.T) {
 				require.NoError(t, err)
 				repeatedEntry(t, zw, "zeros.csv", zeros, chunks, tc.declared, 0)
 			})
-			counted := &countingBlobs{Dir: e.blobs}
+			counted := &blobtest.Counting{Dir: e.blobs}
 			e.stage.blobs = counted
 			start := time.Now()
 			_, err := e.stage.Process(t.Context(), in)
@@ -62,8 +63,8 @@ func TestProcessZerosBomb(t *testing.T) {
 			requireRefused(t, e, err, ErrRatio, tc.wantMsg)
 			require.ErrorContains(t, err, `entry "zeros.csv"`)
 			require.Less(t, elapsed, 3*time.Second, "refused within seconds")
-			require.LessOrEqual(t, counted.written.Load(), tc.maxWritten, "bytes written to the blob store")
-			t.Logf("refused in %v after writing %d bytes: %v", elapsed, counted.written.Load(), err)
+			require.LessOrEqual(t, counted.Written(), tc.maxWritten, "bytes written to the blob store")
+			t.Logf("refused in %v after writing %d bytes: %v", elapsed, counted.Written(), err)
 		})
 	}
 }
