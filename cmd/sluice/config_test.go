@@ -74,6 +74,11 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "weak argon2", file: "credentials:\n  argon2:\n    memory_kib: 1024\n", wantErr: "credentials.argon2"},
 		{name: "not yaml", file: "admin: [1, 2\n", wantErr: "config file"},
 		{name: "empty data_dir", env: []string{"SLUICE_DATA_DIR="}, wantErr: "data_dir: must not be empty"},
+		{name: "short archive retention", file: "retention:\n  archive: 5m\n", wantErr: "retention.archive: must be at least 1h"},
+		{name: "negative workers", env: []string{"SLUICE_PIPELINE_WORKERS=-1"}, wantErr: "pipeline.workers:"},
+		{name: "bad backoff", file: "pipeline:\n  backoff: [10 seconds]\n", wantErr: "pipeline.backoff"},
+		{name: "bad blob driver", file: "blob:\n  driver: s3\n", wantErr: `blob.driver: must be "local" or "nats"`},
+		{name: "bad stage limit", file: "pipeline:\n  unzip:\n    max_nesting: 9\n", wantErr: "pipeline.unzip.max_nesting"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
